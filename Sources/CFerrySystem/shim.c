@@ -1,0 +1,21 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <unistd.h>
+#include "CFerrySystem.h"
+
+int cferry_o_path(void) {
+#ifdef O_PATH
+    return O_PATH;
+#else
+    return O_RDONLY;
+#endif
+}
+
+ssize_t cferry_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *off_out, size_t len) {
+    loff_t in = off_in ? (loff_t)*off_in : 0;
+    loff_t out = off_out ? (loff_t)*off_out : 0;
+    ssize_t n = copy_file_range(fd_in, off_in ? &in : NULL, fd_out, off_out ? &out : NULL, len, 0);
+    if (off_in) *off_in = in;
+    if (off_out) *off_out = out;
+    return n;
+}

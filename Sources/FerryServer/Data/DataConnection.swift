@@ -1,0 +1,186 @@
+import FerryProtocol
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// An open data connection, ready for one transfer (RFC 959 §3.2: in stream mode the connection carries one file
+/// and its close marks the end of that file).
+typealias DataChannel = NIOAsyncChannel<ByteBuffer, IOData>
+
+/// Why a data connection could not be used.
+enum DataConnectionError: Error, CustomStringConvertible {
+    case timedOut
+    case refused(String)
+    case idle
+
+    var description: String {
+        switch self {
+        case .timedOut: return "no data connection within the time limit"
+        case .refused(let reason): return reason
+        case .idle: return "data connection idle for too long"
+        }
+    }
+}
+
+/// Settings every data channel gets, active or passive.
+struct DataChannelSettings: Sendable {
+    var idleTimeout: TimeAmount
+    var connectTimeout: TimeAmount
+
+    /// Configures a fresh data channel: an idle watchdog (so a stalled peer fails the transfer instead of
+    /// holding it forever) and the async wrapper with bounded buffering (backpressure on uploads).
+    func configure(_ channel: Channel) throws -> DataChannel {
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(IdleStateHandler(allTimeout: self.idleTimeout))
+        try sync.addHandler(DataIdleHandler())
+        return try DataChannel(
+            wrappingChannelSynchronously: channel,
+            configuration: .init(
+                backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16),
+                isOutboundHalfClosureEnabled: false
+            )
+        )
+    }
+
+    static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 << 10, maximum: 1 << 20)
+}
+
+/// Turns an idle event into an error, so an upload that stalls is discarded rather than committed as if its
+/// sender had finished (a plain close would look like a complete file in stream mode).
+final class DataIdleHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.fireErrorCaught(DataConnectionError.idle)
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}
+
+/// Calls `onActive` once, when the channel becomes active.
+final class ActivationHandler: ChannelInboundHandler, RemovableChannelHandler, Sendable {
+    typealias InboundIn = NIOAny
+    let onActive: @Sendable () -> Void
+
+    init(onActive: @escaping @Sendable () -> Void) { self.onActive = onActive }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.onActive()
+        context.fireChannelActive()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+}
+
+/// A listener opened by PASV or EPSV that accepts exactly one connection, from the control connection's peer.
+final class PassiveListener: Sendable {
+    let port: Int
+    private let serverChannel: Channel
+    private let accepted: EventLoopPromise<DataChannel>
+
+    private init(port: Int, serverChannel: Channel, accepted: EventLoopPromise<DataChannel>) {
+        self.port = port
+        self.serverChannel = serverChannel
+        self.accepted = accepted
+    }
+
+    /// Opens a listener on `localAddress`'s IP, on a port from `ports` (or any port).
+    static func open(
+        on group: EventLoopGroup,
+        localAddress: SocketAddress,
+        ports: ClosedRange<Int>?,
+        expectedPeer: SocketAddress,
+        settings: DataChannelSettings,
+        acceptTimeout: TimeAmount
+    ) async throws -> PassiveListener {
+        let eventLoop = group.next()
+        let accepted = eventLoop.makePromise(of: DataChannel.self)
+        let taken = NIOLockedValueBox(false)
+        let peerIP = expectedPeer.ipAddress
+        let bootstrap = ServerBootstrap(group: eventLoop)
+            .serverChannelOption(.backlog, value: 8)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.recvAllocator, value: DataChannelSettings.receiveAllocator)
+            .childChannelInitializer { child in
+                // SECURITY: only the client that asked may connect (no data connection theft), and only once.
+                guard child.remoteAddress?.ipAddress == peerIP,
+                    taken.withLockedValue({ wasTaken in
+                        defer { wasTaken = true }
+                        return !wasTaken
+                    })
+                else {
+                    return child.eventLoop.makeFailedFuture(DataConnectionError.refused("unexpected peer"))
+                }
+                return child.eventLoop.makeCompletedFuture {
+                    let channel = try settings.configure(child)
+                    // Hand the connection over only once it is active: the initializer runs before that.
+                    try child.pipeline.syncOperations.addHandler(
+                        ActivationHandler { accepted.succeed(channel) },
+                        position: .first
+                    )
+                }
+            }
+
+        guard let ip = localAddress.ipAddress else { throw DataConnectionError.refused("no local address") }
+        var candidates: [Int]
+        if let ports {
+            candidates = Array(ports).shuffled()
+            if candidates.count > 64 { candidates = Array(candidates.prefix(64)) }
+        } else {
+            candidates = [0]
+        }
+        var lastError: Error = DataConnectionError.refused("no free passive port")
+        for port in candidates {
+            do {
+                let channel = try await bootstrap.bind(host: ip, port: port).get()
+                let listener = PassiveListener(
+                    port: channel.localAddress?.port ?? port,
+                    serverChannel: channel,
+                    accepted: accepted
+                )
+                // Nobody connects within the limit: give up and free the port.
+                let timeout = eventLoop.scheduleTask(in: acceptTimeout) {
+                    accepted.fail(DataConnectionError.timedOut)
+                }
+                accepted.futureResult.whenComplete { _ in
+                    timeout.cancel()
+                    channel.close(promise: nil)
+                }
+                return listener
+            } catch {
+                lastError = error
+            }
+        }
+        accepted.fail(lastError)
+        throw lastError
+    }
+
+    /// Waits for the client's connection (or the timeout). The listener closes either way.
+    func connection() async throws -> DataChannel {
+        try await self.accepted.futureResult.get()
+    }
+
+    /// Closes the listener and any connection it accepted but nobody used.
+    func close() {
+        self.accepted.fail(DataConnectionError.refused("superseded"))
+        self.serverChannel.close(promise: nil)
+        self.accepted.futureResult.whenSuccess { channel in channel.channel.close(promise: nil) }
+    }
+}
+
+/// Opens an active-mode (PORT/EPRT) connection to the client.
+func connectActive(
+    to address: SocketAddress,
+    group: EventLoopGroup,
+    settings: DataChannelSettings
+) async throws -> DataChannel {
+    try await ClientBootstrap(group: group)
+        .connectTimeout(settings.connectTimeout)
+        .channelOption(.recvAllocator, value: DataChannelSettings.receiveAllocator)
+        .connect(to: address) { channel in
+            channel.eventLoop.makeCompletedFuture { try settings.configure(channel) }
+        }
+}

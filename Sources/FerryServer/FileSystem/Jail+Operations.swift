@@ -1,0 +1,307 @@
+import CFerrySystem
+import FerryProtocol
+import NIOConcurrencyHelpers
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The blocking file operations of a session, each resolved through the jail. Run on a thread pool.
+extension Jail {
+    /// Facts about the entry at `path`, following links inside the jail.
+    func facts(at path: VirtualPath) throws(JailError) -> FileFacts {
+        let location = try self.resolve(path, followFinal: true)
+        var info = stat()
+        let result: CInt
+        if let name = location.name {
+            result = fstatat(location.directory, name, &info, AT_SYMLINK_NOFOLLOW)
+        } else {
+            result = fstat(location.directory, &info)
+        }
+        guard result == 0 else { throw JailError(errno: errno, path: path) }
+        return Self.facts(name: path.name ?? "/", info: info)
+    }
+
+    /// Every entry of the directory at `path` (sorted by name), without `.`, `..` and temporary uploads.
+    /// Links that resolve inside the jail are described by their target; others are listed as links.
+    func list(_ path: VirtualPath) throws(JailError) -> [FileFacts] {
+        let location = try self.resolve(path, followFinal: true)
+        let fd: CInt
+        if let name = location.name {
+            fd = openat(location.directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        } else {
+            fd = openat(location.directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        }
+        guard fd >= 0 else { throw JailError(errno: errno, path: path) }
+        guard let stream = fdopendir(fd) else {
+            let error = errno
+            close(fd)
+            throw JailError(errno: error, path: path)
+        }
+        defer { closedir(stream) }
+        var entries: [FileFacts] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." || name.hasPrefix(Self.temporaryPrefix) { continue }
+            var info = stat()
+            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            if info.st_mode & S_IFMT == S_IFLNK, let child = try? path.appending(name),
+                var target = try? self.facts(at: child)
+            {
+                target.name = name
+                entries.append(target)
+            } else {
+                entries.append(Self.facts(name: name, info: info))
+            }
+        }
+        entries.sort { $0.name < $1.name }
+        return entries
+    }
+
+    func makeDirectory(_ path: VirtualPath) throws(JailError) {
+        let location = try self.resolve(path, followFinal: false)
+        guard let name = location.name else { throw JailError(errno: EEXIST, path: path) }
+        guard mkdirat(location.directory, name, 0o755) == 0 else { throw JailError(errno: errno, path: path) }
+    }
+
+    func removeDirectory(_ path: VirtualPath) throws(JailError) {
+        guard !path.isRoot else { throw JailError(errno: EACCES, path: path) }
+        let location = try self.resolve(path, followFinal: false)
+        guard let name = location.name else { throw JailError(errno: EACCES, path: path) }
+        guard unlinkat(location.directory, name, AT_REMOVEDIR) == 0 else { throw JailError(errno: errno, path: path) }
+    }
+
+    /// Deletes a file (or a link itself, never its target). Directories are refused: that is RMD's job.
+    func removeFile(_ path: VirtualPath) throws(JailError) -> Int64 {
+        let location = try self.resolve(path, followFinal: false)
+        guard let name = location.name else { throw JailError(errno: EISDIR, path: path) }
+        var info = stat()
+        guard fstatat(location.directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw JailError(errno: errno, path: path)
+        }
+        guard info.st_mode & S_IFMT != S_IFDIR else { throw JailError(errno: EISDIR, path: path) }
+        guard unlinkat(location.directory, name, 0) == 0 else { throw JailError(errno: errno, path: path) }
+        return info.st_mode & S_IFMT == S_IFREG ? Int64(info.st_size) : 0
+    }
+
+    /// Checks that `path` exists (for RNFR) without following a final link: renaming a link renames the link.
+    func checkExists(_ path: VirtualPath) throws(JailError) {
+        guard !path.isRoot else { throw JailError(errno: EACCES, path: path) }
+        let location = try self.resolve(path, followFinal: false)
+        guard let name = location.name else { throw JailError(errno: EACCES, path: path) }
+        var info = stat()
+        guard fstatat(location.directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
+            throw JailError(errno: errno, path: path)
+        }
+    }
+
+    func rename(from source: VirtualPath, to destination: VirtualPath) throws(JailError) {
+        guard !source.isRoot, !destination.isRoot else { throw JailError(errno: EACCES, path: source) }
+        guard !destination.isDescendant(of: source) || destination == source else {
+            throw JailError(errno: EINVAL, path: destination)
+        }
+        let from = try self.resolve(source, followFinal: false)
+        let to = try self.resolve(destination, followFinal: false)
+        guard let fromName = from.name, let toName = to.name else { throw JailError(errno: EACCES, path: source) }
+        guard renameat(from.directory, fromName, to.directory, toName) == 0 else {
+            throw JailError(errno: errno, path: destination)
+        }
+    }
+
+    /// Opens a regular file for reading. The caller owns the descriptor.
+    func openForReading(_ path: VirtualPath) throws(JailError) -> (fd: CInt, size: Int64) {
+        let location = try self.resolve(path, followFinal: true)
+        guard let name = location.name else { throw JailError(errno: EISDIR, path: path) }
+        let fd = openat(location.directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw JailError(errno: errno, path: path) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let error = errno
+            close(fd)
+            throw JailError(errno: error, path: path)
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            throw JailError(errno: info.st_mode & S_IFMT == S_IFDIR ? EISDIR : EACCES, path: path)
+        }
+        // Back to blocking reads (O_NONBLOCK only kept a FIFO from hanging the open).
+        _ = fcntl(fd, F_SETFL, O_RDONLY)
+        return (fd, Int64(info.st_size))
+    }
+
+    /// Starts an atomic upload to `path`: a new temporary file beside the target, pre-filled with the first
+    /// `keepingPrefix` bytes of the existing file (for APPE and REST+STOR). Nothing visible changes until
+    /// `commitUpload`.
+    func beginUpload(_ path: VirtualPath, keepingPrefix prefix: Int64) throws(JailError) -> PendingUpload {
+        let location = try self.resolve(path, followFinal: true)
+        guard let name = location.name else { throw JailError(errno: EISDIR, path: path) }
+        var existing = stat()
+        var existingSize: Int64? = nil
+        if fstatat(location.directory, name, &existing, AT_SYMLINK_NOFOLLOW) == 0 {
+            guard existing.st_mode & S_IFMT == S_IFREG else {
+                throw JailError(errno: existing.st_mode & S_IFMT == S_IFDIR ? EISDIR : EACCES, path: path)
+            }
+            existingSize = Int64(existing.st_size)
+        } else if errno != ENOENT {
+            throw JailError(errno: errno, path: path)
+        }
+        if prefix > (existingSize ?? 0) {
+            // REST beyond the end of the file would leave a hole of zeros: refuse, as RFC 3659 §5.5 allows.
+            throw JailError(errno: EINVAL, path: path)
+        }
+        let directory = dup(location.directory)
+        guard directory >= 0 else { throw JailError(errno: errno, path: path) }
+        var temporaryName = ""
+        var fd: CInt = -1
+        for _ in 0..<8 {
+            temporaryName = Self.temporaryPrefix + Self.randomSuffix()
+            fd = openat(directory, temporaryName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            if fd >= 0 || errno != EEXIST { break }
+        }
+        guard fd >= 0 else {
+            let error = errno
+            close(directory)
+            throw JailError(errno: error, path: path)
+        }
+        let upload = PendingUpload(
+            directory: directory,
+            temporaryName: temporaryName,
+            finalName: name,
+            fd: fd,
+            path: path,
+            previousSize: existingSize
+        )
+        if prefix > 0 {
+            let source = openat(location.directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard source >= 0 else {
+                let error = errno
+                upload.discardIfPending()
+                throw JailError(errno: error, path: path)
+            }
+            defer { close(source) }
+            var copied: Int64 = 0
+            var sourceOffset: Int64 = 0  // long long
+            while copied < prefix {
+                let count = cferry_copy_file_range(source, &sourceOffset, fd, nil, Int(prefix - copied))
+                if count < 0 {
+                    let error = errno
+                    upload.discardIfPending()
+                    throw JailError(errno: error, path: path)
+                }
+                if count == 0 { break }
+                copied += Int64(count)
+            }
+            guard copied == prefix else {
+                upload.discardIfPending()
+                throw JailError(errno: EIO, path: path)
+            }
+        }
+        return upload
+    }
+
+    static func randomSuffix() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String((0..<16).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+    }
+
+    static func facts(name: String, info: stat) -> FileFacts {
+        let kind: FileFacts.Kind
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: kind = .file
+        case S_IFDIR: kind = .directory
+        case S_IFLNK: kind = .symlink
+        default: kind = .other
+        }
+        return FileFacts(
+            name: name,
+            kind: kind,
+            size: Int64(info.st_size),
+            modified: Int64(info.st_mtim.tv_sec),
+            mode: UInt32(info.st_mode & 0o7777),
+            linkCount: Int(info.st_nlink),
+            unique: String(UInt64(info.st_dev), radix: 16) + "g" + String(UInt64(info.st_ino), radix: 16)
+        )
+    }
+}
+
+/// A temporary upload file beside its final name: `commit` makes it visible, `discardIfPending` throws it away.
+///
+/// `@unchecked Sendable`: the descriptors are immutable, and `finished` (behind a lock) guarantees they are
+/// closed exactly once whichever of commit and discard runs first.
+final class PendingUpload: @unchecked Sendable {
+    let directory: CInt
+    let temporaryName: String
+    let finalName: String
+    let fd: CInt
+    let path: VirtualPath
+    /// Size of the file being replaced, nil if it is new.
+    let previousSize: Int64?
+    private let finished = NIOLockedValueBox(false)
+
+    init(directory: CInt, temporaryName: String, finalName: String, fd: CInt, path: VirtualPath, previousSize: Int64?)
+    {
+        self.directory = directory
+        self.temporaryName = temporaryName
+        self.finalName = finalName
+        self.fd = fd
+        self.path = path
+        self.previousSize = previousSize
+    }
+
+    /// Appends bytes at the end of the temporary file (blocking).
+    func write(_ bytes: UnsafeRawBufferPointer) throws(JailError) {
+        var offset = 0
+        while offset < bytes.count {
+            let count = Glibc.write(self.fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw JailError(errno: errno, path: self.path)
+            }
+            offset += count
+        }
+    }
+
+    /// Makes the upload visible under its final name, atomically replacing any previous file.
+    /// Returns the new size.
+    func commit() throws(JailError) -> Int64 {
+        guard self.claim() else { throw JailError(errno: ECANCELED, path: self.path) }
+        var info = stat()
+        guard fstat(self.fd, &info) == 0, close(self.fd) == 0 else {
+            let error = errno
+            self.removeTemporary()
+            throw JailError(errno: error, path: self.path)
+        }
+        guard renameat(self.directory, self.temporaryName, self.directory, self.finalName) == 0 else {
+            let error = errno
+            self.removeTemporary()
+            throw JailError(errno: error, path: self.path)
+        }
+        close(self.directory)
+        return Int64(info.st_size)
+    }
+
+    /// Throws the upload away unless it was committed; the previous file (if any) is untouched.
+    func discardIfPending() {
+        guard self.claim() else { return }
+        close(self.fd)
+        self.removeTemporary()
+    }
+
+    /// True for the first caller only.
+    private func claim() -> Bool {
+        self.finished.withLockedValue { done in
+            defer { done = true }
+            return !done
+        }
+    }
+
+    private func removeTemporary() {
+        unlinkat(self.directory, self.temporaryName, 0)
+        close(self.directory)
+    }
+}

@@ -1,0 +1,48 @@
+import FerryUsers
+
+/// Everything an operator can tune, in one place, with the defaults documented beside each value.
+///
+/// Every limit that protects the server from a client is here so it can be changed without a rebuild.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on (`127.0.0.1`, `::1`, `0.0.0.0`, `::`).
+    public var host: String = "127.0.0.1"
+    /// Control port; 0 picks a free port (tests).
+    public var port: Int = 2121
+    /// The data folder: the SQLite user store and `homes/`.
+    public var dataDirectory: String = "ferry-data"
+    /// Ports for passive data connections; nil lets the kernel choose any free port.
+    public var passivePorts: ClosedRange<Int>? = nil
+    /// The IPv4 address announced in 227 replies (for NAT); nil announces the control connection's local address.
+    public var passiveAddress: String? = nil
+    /// A session with no command for this long is closed with 421 (not while a transfer is running).
+    public var idleTimeout: Duration = .seconds(300)
+    /// A client must log in within this time after connecting.
+    public var loginTimeout: Duration = .seconds(60)
+    /// How long a PASV/EPSV listener waits for the client, and an active connect may take.
+    public var dataConnectionTimeout: Duration = .seconds(30)
+    /// A data connection on which no byte moves for this long is aborted.
+    public var dataIdleTimeout: Duration = .seconds(120)
+    /// Longest accepted control line in bytes (a path of 4096 bytes plus the verb fits).
+    public var maximumLineLength: Int = 4096 + 512
+    /// Listen backlog; large so a burst of connects is queued, not refused.
+    public var backlog: Int32 = 4096
+    /// After SIGTERM, transfers in flight get this long to finish before sessions are closed.
+    public var shutdownGracePeriod: Duration = .seconds(10)
+    /// Password hash used for new and upgraded hashes.
+    public var passwordAlgorithm: PasswordHashAlgorithm = .recommended
+    /// Most password hashes computed at once (each scrypt hash holds 32 MiB).
+    public var maximumConcurrentHashes: Int = 2
+    /// Delay before a failed login is answered, to slow down guessing.
+    public var failedLoginDelay: Duration = .seconds(1)
+    /// Failed logins allowed on one connection before it is closed.
+    public var maximumLoginAttempts: Int = 3
+    /// Bytes read from disk or written to disk per I/O call during transfers.
+    public var transferChunkSize: Int = 1 << 20
+
+    public init() {}
+
+    /// The user store inside the data folder.
+    public var databasePath: String { self.dataDirectory + "/ferry.sqlite" }
+    /// Where homes without an explicit directory live.
+    public var homesDirectory: String { self.dataDirectory + "/homes" }
+}

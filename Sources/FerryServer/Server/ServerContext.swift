@@ -1,0 +1,116 @@
+import FerryUsers
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// What every session shares: configuration, users, thread pool for disk I/O, and the registry used to shut
+/// sessions down.
+final class ServerContext: Sendable {
+    let configuration: ServerConfiguration
+    let store: UserStore
+    let authenticator: Authenticator
+    let logger: Logger
+    let group: EventLoopGroup
+    /// Disk I/O runs here, never on an event loop.
+    let fileIO: NIOThreadPool
+    let registry = SessionRegistry()
+
+    init(
+        configuration: ServerConfiguration,
+        store: UserStore,
+        authenticator: Authenticator,
+        logger: Logger,
+        group: EventLoopGroup,
+        fileIO: NIOThreadPool
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.authenticator = authenticator
+        self.logger = logger
+        self.group = group
+        self.fileIO = fileIO
+    }
+
+    var dataSettings: DataChannelSettings {
+        DataChannelSettings(
+            idleTimeout: TimeAmount(self.configuration.dataIdleTimeout),
+            connectTimeout: TimeAmount(self.configuration.dataConnectionTimeout)
+        )
+    }
+}
+
+/// The sessions alive right now, so a shutdown can reach them.
+final class SessionRegistry: Sendable {
+    private struct State {
+        var nextID = 0
+        var sessions: [Int: SessionHandle] = [:]
+        var shuttingDown = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Registers a session; returns nil if the server is already shutting down.
+    func register(_ handle: SessionHandle) -> Int? {
+        self.state.withLockedValue { state in
+            guard !state.shuttingDown else { return nil }
+            state.nextID += 1
+            state.sessions[state.nextID] = handle
+            return state.nextID
+        }
+    }
+
+    func unregister(_ id: Int) {
+        _ = self.state.withLockedValue { $0.sessions.removeValue(forKey: id) }
+    }
+
+    var count: Int { self.state.withLockedValue { $0.sessions.count } }
+
+    /// Marks the server as shutting down and returns the sessions to notify.
+    func beginShutdown() -> [SessionHandle] {
+        self.state.withLockedValue { state in
+            state.shuttingDown = true
+            return Array(state.sessions.values)
+        }
+    }
+}
+
+/// The thread-safe face of a session: its activity clock and its control channel.
+final class SessionHandle: Sendable {
+    struct Activity {
+        var lastCommand: NIODeadline
+        var transferActive = false
+        var loggedIn = false
+        var shutdownRequested = false
+    }
+
+    let channel: Channel
+    let activity: NIOLockedValueBox<Activity>
+
+    init(channel: Channel) {
+        self.channel = channel
+        self.activity = NIOLockedValueBox(Activity(lastCommand: .now()))
+    }
+
+    /// Closes the session now if it is idle, or after its transfer otherwise.
+    func requestShutdown() {
+        let idle = self.activity.withLockedValue { activity in
+            activity.shutdownRequested = true
+            return !activity.transferActive
+        }
+        if idle { self.closeWithReply(FTPShutdownReply.text) }
+    }
+
+    func closeWithReply(_ text: String) {
+        let channel = self.channel
+        channel.eventLoop.execute {
+            var buffer = channel.allocator.buffer(capacity: text.utf8.count)
+            buffer.writeString(text)
+            channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+enum FTPShutdownReply {
+    static let text = "421 Server shutting down, closing control connection.\r\n"
+}

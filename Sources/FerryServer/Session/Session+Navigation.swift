@@ -1,0 +1,81 @@
+import FerryProtocol
+
+/// CWD/CDUP, MKD, RMD, DELE, RNFR/RNTO, SIZE, MDTM (PWD is a one-liner in the dispatch).
+extension Session {
+    func handleCWD(_ text: String) async {
+        guard let path = await self.resolve(text) else { return }
+        guard let facts = await self.withJail({ jail throws(JailError) in try jail.facts(at: path) }) else { return }
+        guard facts.kind == .directory else {
+            await self.reply(.fileUnavailable, "\(path): Not a directory.")
+            return
+        }
+        self.cwd = path
+        await self.reply(.fileActionOK, "Directory changed to \(path).")
+    }
+
+    func handleMKD(_ text: String) async {
+        guard let path = await self.resolve(text) else { return }
+        guard await self.withJail({ jail throws(JailError) in try jail.makeDirectory(path) }) != nil else { return }
+        self.logger.info("mkdir", metadata: ["path": "\(path)"])
+        await self.reply(.pathCreated, FTPReply.quotedPath(path.string) + " directory created.")
+    }
+
+    func handleRMD(_ text: String) async {
+        guard let path = await self.resolve(text) else { return }
+        guard await self.withJail({ jail throws(JailError) in try jail.removeDirectory(path) }) != nil else { return }
+        // A removed working directory would leave the session nowhere; step out of it.
+        if self.cwd.isDescendant(of: path) { self.cwd = path.parent }
+        self.logger.info("rmdir", metadata: ["path": "\(path)"])
+        await self.reply(.fileActionOK, "Directory removed.")
+    }
+
+    func handleDELE(_ text: String) async {
+        guard let path = await self.resolve(text) else { return }
+        guard await self.withJail({ jail throws(JailError) in try jail.removeFile(path) }) != nil else { return }
+        self.logger.info("delete", metadata: ["path": "\(path)"])
+        await self.reply(.fileActionOK, "File deleted.")
+    }
+
+    func handleRNFR(_ text: String) async {
+        guard let path = await self.resolve(text) else { return }
+        guard await self.withJail({ jail throws(JailError) in try jail.checkExists(path) }) != nil else { return }
+        self.renameFrom = path
+        await self.reply(.pendingFurtherInformation, "Ready for RNTO.")
+    }
+
+    func handleRNTO(_ text: String) async {
+        guard let source = self.renameFrom else {
+            await self.reply(.badSequence, "RNFR required first.")
+            return
+        }
+        self.renameFrom = nil
+        guard let destination = await self.resolve(text) else { return }
+        guard await self.withJail({ jail throws(JailError) in try jail.rename(from: source, to: destination) }) != nil
+        else { return }
+        self.logger.info("rename", metadata: ["from": "\(source)", "to": "\(destination)"])
+        await self.reply(.fileActionOK, "Rename successful.")
+    }
+
+    func handleSIZE(_ text: String) async {
+        guard let facts = await self.regularFileFacts(text) else { return }
+        await self.reply(.fileStatus, String(facts.size))
+    }
+
+    func handleMDTM(_ text: String) async {
+        guard let facts = await self.regularFileFacts(text) else { return }
+        await self.reply(.fileStatus, MLSFormat.timeValue(facts.modified))
+    }
+
+    /// SIZE and MDTM apply to plain files only (RFC 3659 §4.2, §3.2).
+    private func regularFileFacts(_ text: String) async -> FileFacts? {
+        guard let path = await self.resolve(text) else { return nil }
+        guard let facts = await self.withJail({ jail throws(JailError) in try jail.facts(at: path) }) else {
+            return nil
+        }
+        guard facts.kind == .file else {
+            await self.reply(.fileUnavailable, "\(path): Not a plain file.")
+            return nil
+        }
+        return facts
+    }
+}

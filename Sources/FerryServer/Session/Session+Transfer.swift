@@ -1,0 +1,309 @@
+import FerryProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A transfer running on the data connection while the session keeps reading commands.
+struct RunningTransfer {
+    let task: Task<Void, Never>
+    /// Bytes moved so far, for STAT.
+    let progress: NIOLockedValueBox<Int64>
+    let description: String
+}
+
+/// REST, RETR, STOR/APPE, ABOR and the commands answered while a transfer runs.
+extension Session {
+    func handleREST(_ offset: Int64) async {
+        self.restartOffset = offset
+        await self.reply(.pendingFurtherInformation, "Restarting at \(offset). Send STOR or RETR to start the transfer.")
+    }
+
+    func handleDuringTransfer(_ command: FTPCommand, _ transfer: RunningTransfer) async {
+        switch command {
+        case .abor:
+            // RFC 959 §4.1.3: the transfer's own 426 comes first, then 226 for the ABOR itself.
+            transfer.task.cancel()
+            await transfer.task.value
+            self.transfer = nil
+            await self.reply(.closingDataConnection, "ABOR command successful.")
+        case .stat:
+            await self.handleSTAT()
+        case .quit:
+            // RFC 959: QUIT during a transfer waits for the transfer's reply, then closes.
+            await transfer.task.value
+            self.transfer = nil
+            await self.handleQUIT()
+        default:
+            await self.reply(.commandOK, "NOOP ok.")
+        }
+    }
+
+    func handleRETR(_ text: String) async {
+        guard let path = await self.resolve(text) else { return }
+        let offset = self.restartOffset
+        self.restartOffset = 0
+        guard let file = await self.withJail({ jail throws(JailError) in try jail.openForReading(path) }) else { return }
+        guard offset <= file.size else {
+            close(file.fd)
+            await self.reply(.invalidRestart, "REST offset \(offset) is beyond the end of the file (\(file.size) bytes).")
+            return
+        }
+        guard let setup = await self.takeDataSetup() else {
+            close(file.fd)
+            return
+        }
+        let type = self.transferType
+        let job = self.transferJob(setup: setup, command: "RETR", path: path)
+        self.startTransfer(job) { job, data in
+            await job.reply(
+                .fileStatusOK,
+                "Opening \(type == .ascii ? "ASCII" : "BINARY") mode data connection for \(path.name ?? "/") (\(file.size) bytes)."
+            )
+            return try await job.sendFile(fd: file.fd, from: offset, to: file.size, type: type, over: data)
+        } cleanup: {
+            close(file.fd)
+        }
+    }
+
+    func handleSTOR(_ text: String, append: Bool) async {
+        guard let path = await self.resolve(text) else { return }
+        let restart = self.restartOffset
+        self.restartOffset = 0
+        // APPE keeps the whole existing file; REST+STOR keeps its first `restart` bytes.
+        guard
+            let upload = await self.withJail({ jail throws(JailError) in
+                let prefix = append ? (try? jail.facts(at: path))?.size ?? 0 : restart
+                return try jail.beginUpload(path, keepingPrefix: prefix)
+            })
+        else { return }
+        guard let setup = await self.takeDataSetup() else {
+            await self.discard(upload)
+            return
+        }
+        let type = self.transferType
+        let job = self.transferJob(setup: setup, command: append ? "APPE" : "STOR", path: path)
+        let controlChannel = self.control.channel
+        self.startTransfer(job) { job, data in
+            await job.reply(.fileStatusOK, "Ok to send data.")
+            let received = try await job.receiveFile(into: upload, type: type, over: data)
+            // SECURITY/INTEGRITY: a stream-mode upload ends with the sender's close, which a dying client also
+            // produces. If the control connection is gone too, or ABOR came, the file is not trusted.
+            guard controlChannel.isActive, !Task.isCancelled else { throw CancellationError() }
+            _ = try await job.context.fileIO.runIfActive { try upload.commit() }
+            return received
+        } cleanup: {
+            // Runs after a failure only if the upload was not committed; discarding twice is prevented inside.
+            upload.discardIfPending()
+        }
+    }
+
+    func discard(_ upload: PendingUpload) async {
+        _ = try? await self.context.fileIO.runIfActive { upload.discardIfPending() }
+    }
+
+    func transferJob(setup: DataSetup, command: String, path: VirtualPath) -> TransferJob {
+        TransferJob(
+            context: self.context,
+            outbound: self.outbound,
+            logger: self.logger,
+            setup: setup,
+            command: command,
+            path: path,
+            progress: NIOLockedValueBox(0)
+        )
+    }
+
+    /// Runs `body` as the session's transfer: opens the data connection, replies 226 on success and 426/451
+    /// on failure, logs one line with path, bytes, duration and result, and always runs `cleanup` on the
+    /// file I/O pool.
+    func startTransfer(
+        _ job: TransferJob,
+        body: @escaping @Sendable (TransferJob, DataChannel) async throws -> Int64,
+        cleanup: @escaping @Sendable () -> Void
+    ) {
+        let handle = self.handle
+        handle.activity.withLockedValue { $0.transferActive = true }
+        let task = Task {
+            await job.run(body: body, cleanup: cleanup)
+            let shutdown = handle.activity.withLockedValue { activity in
+                activity.transferActive = false
+                activity.lastCommand = .now()
+                return activity.shutdownRequested
+            }
+            if shutdown { handle.closeWithReply(FTPShutdownReply.text) }
+        }
+        self.transfer = RunningTransfer(task: task, progress: job.progress, description: "\(job.command) \(job.path)")
+    }
+}
+
+extension FTPReplyCode {
+    /// RFC 3659 §5.4: the REST offset does not fit the file.
+    static let invalidRestart = FTPReplyCode(554)
+}
+
+/// Everything a transfer task needs, all of it safe to use from another task.
+struct TransferJob: Sendable {
+    let context: ServerContext
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let logger: Logger
+    let setup: Session.DataSetup
+    let command: String
+    let path: VirtualPath
+    let progress: NIOLockedValueBox<Int64>
+
+    func reply(_ code: FTPReplyCode, _ text: String) async {
+        await self.reply(FTPReply(code, text))
+    }
+
+    func reply(_ reply: FTPReply) async {
+        await Session.send(reply, on: self.outbound)
+    }
+
+    func run(
+        body: @escaping @Sendable (TransferJob, DataChannel) async throws -> Int64,
+        cleanup: @escaping @Sendable () -> Void
+    ) async {
+        let started = NIODeadline.now()
+        defer { _ = self.context.fileIO.runIfActive(eventLoop: self.context.group.next(), cleanup) }
+        let data: DataChannel
+        do {
+            data = try await self.connect()
+        } catch {
+            self.logger.info("data connection failed", metadata: ["error": "\(error)"])
+            await self.reply(.cannotOpenDataConnection, "Cannot open data connection.")
+            return
+        }
+        var result = "ok"
+        var bytes: Int64 = 0
+        do {
+            bytes = try await withTaskCancellationHandler {
+                try await body(self, data)
+            } onCancel: {
+                data.channel.close(promise: nil)
+            }
+            try? await data.channel.close()
+            await self.reply(.closingDataConnection, "Transfer complete.")
+        } catch {
+            try? await data.channel.close()
+            bytes = self.progress.withLockedValue { $0 }
+            if Task.isCancelled || error is CancellationError {
+                result = "aborted"
+                await self.reply(.transferAborted, "Connection closed; transfer aborted.")
+            } else if let error = error as? JailError {
+                result = "failed: \(error)"
+                await self.reply(error.reply)
+            } else {
+                result = "failed: \(error)"
+                await self.reply(.transferAborted, "Data connection lost; transfer aborted.")
+            }
+        }
+        let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
+        self.logger.info(
+            "transfer",
+            metadata: [
+                "command": "\(self.command)", "path": "\(self.path)", "bytes": "\(bytes)",
+                "seconds": "\(Int(seconds * 1000) / 1000).\(Int(seconds * 1000) % 1000)", "result": "\(result)",
+            ]
+        )
+    }
+
+    private func connect() async throws -> DataChannel {
+        switch self.setup {
+        case .none:
+            throw DataConnectionError.refused("no data connection set up")
+        case .passive(let listener):
+            return try await withTaskCancellationHandler {
+                try await listener.connection()
+            } onCancel: {
+                listener.close()
+            }
+        case .active(let address):
+            return try await connectActive(to: address, group: self.context.group, settings: self.context.dataSettings)
+        }
+    }
+
+    /// Sends `[offset, end)` of a file. Binary transfers use sendfile (zero copy); ASCII ones convert LF to
+    /// CRLF in chunks.
+    func sendFile(fd: CInt, from offset: Int64, to end: Int64, type: TransferType, over data: DataChannel) async throws
+        -> Int64
+    {
+        if type == .image {
+            // The region borrows the descriptor; `cleanup` closes it after the transfer.
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: dup(fd))
+            defer { try? handle.close() }
+            let region = FileRegion(fileHandle: handle, readerIndex: Int(offset), endIndex: Int(end))
+            try await data.channel.writeAndFlush(IOData.fileRegion(region))
+            self.progress.withLockedValue { $0 = end - offset }
+            return end - offset
+        }
+        var encoder = ASCIIEncoder()
+        var position = offset
+        var sent: Int64 = 0
+        let chunkSize = self.context.configuration.transferChunkSize
+        while position < end {
+            try Task.checkCancellation()
+            let length = Int(min(Int64(chunkSize), end - position))
+            let at = position
+            let chunk = try await self.context.fileIO.runIfActive { () throws -> [UInt8] in
+                try Self.readChunk(fd: fd, offset: at, length: length)
+            }
+            if chunk.isEmpty { break }
+            position += Int64(chunk.count)
+            let encoded = encoder.encode(chunk)
+            try await data.channel.writeAndFlush(IOData.byteBuffer(ByteBuffer(bytes: encoded)))
+            sent += Int64(encoded.count)
+            self.progress.withLockedValue { $0 = sent }
+        }
+        return sent
+    }
+
+    static func readChunk(fd: CInt, offset: Int64, length: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: length)
+        let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(offset)) }
+        guard count >= 0 else { throw JailError(errno: errno, path: .root) }
+        bytes.removeLast(length - count)
+        return bytes
+    }
+
+    /// Receives the data connection into a pending upload, writing in large batches on the I/O pool.
+    func receiveFile(into upload: PendingUpload, type: TransferType, over data: DataChannel) async throws -> Int64 {
+        let chunkSize = self.context.configuration.transferChunkSize
+        var decoder = ASCIIDecoder()
+        var batch: [ByteBuffer] = []
+        var batchBytes = 0
+        var received: Int64 = 0
+        func flush() async throws {
+            guard !batch.isEmpty else { return }
+            let buffers = batch
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+            try await self.context.fileIO.runIfActive { () throws -> Void in
+                for buffer in buffers {
+                    try buffer.withUnsafeReadableBytes { bytes throws(JailError) in try upload.write(bytes) }
+                }
+            }
+        }
+        try await data.executeThenClose { inbound, _ in
+            for try await buffer in inbound {
+                received += Int64(buffer.readableBytes)
+                self.progress.withLockedValue { $0 = received }
+                if type == .ascii {
+                    batch.append(ByteBuffer(bytes: decoder.decode(buffer.readableBytesView)))
+                } else {
+                    batch.append(buffer)
+                }
+                batchBytes += buffer.readableBytes
+                if batchBytes >= chunkSize { try await flush() }
+            }
+        }
+        try Task.checkCancellation()
+        if type == .ascii { batch.append(ByteBuffer(bytes: decoder.finish())) }
+        try await flush()
+        return received
+    }
+}

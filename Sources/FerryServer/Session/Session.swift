@@ -1,0 +1,188 @@
+import FerryProtocol
+import FerryUsers
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+typealias ControlChannel = NIOAsyncChannel<FTPControlLine, ByteBuffer>
+
+/// One control connection, from greeting to goodbye.
+///
+/// The session is a single task reading commands in order. A transfer runs as a child task so that ABOR, STAT
+/// and NOOP are still answered while bytes flow; any other command waits until the transfer is done (RFC 959
+/// allows this, and it makes pipelining clients behave). The handlers for each command live in
+/// `Session+<Area>.swift`, one file per area.
+final class Session {
+    let context: ServerContext
+    let control: ControlChannel
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let handle: SessionHandle
+    var logger: Logger
+    let peer: SocketAddress
+    let local: SocketAddress
+
+    // Protocol state, changed only by this task.
+    var login = LoginState.awaitingUser
+    var failedLogins = 0
+    var cwd = VirtualPath.root
+    var transferType = TransferType.ascii
+    var restartOffset: Int64 = 0
+    var renameFrom: VirtualPath?
+    var mlstFacts: Set<MLSFact> = Set(MLSFact.allCases)
+    var epsvAllOnly = false
+    var dataSetup = DataSetup.none
+    var transfer: RunningTransfer?
+    var quitRequested = false
+
+    enum LoginState {
+        case awaitingUser
+        case awaitingPassword(user: String)
+        case loggedIn(LoggedInUser)
+    }
+
+    /// How the next data connection will be made.
+    enum DataSetup {
+        case none
+        case passive(PassiveListener)
+        case active(SocketAddress)
+    }
+
+    init(context: ServerContext, control: ControlChannel, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.context = context
+        self.control = control
+        self.outbound = outbound
+        self.handle = SessionHandle(channel: control.channel)
+        self.peer = control.channel.remoteAddress ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
+        self.local = control.channel.localAddress ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
+        var logger = context.logger
+        logger[metadataKey: "peer"] = "\(self.peer.ipAddress ?? "?"):\(self.peer.port ?? 0)"
+        self.logger = logger
+    }
+
+    /// Runs the session until the client quits, the connection drops or a timeout closes it.
+    func run(inbound: NIOAsyncChannelInboundStream<FTPControlLine>) async {
+        guard let id = self.context.registry.register(self.handle) else {
+            await self.reply(.serviceNotAvailable, "Server shutting down, try again later.")
+            return
+        }
+        defer { self.context.registry.unregister(id) }
+        self.logger.info("connect")
+        self.startWatchdog()
+        await self.reply(.serviceReady, "Ferry FTP server ready.")
+        do {
+            for try await line in inbound {
+                self.handle.activity.withLockedValue { $0.lastCommand = .now() }
+                await self.receive(line)
+                if self.quitRequested { break }
+            }
+        } catch {
+            self.logger.debug("control connection error", metadata: ["error": "\(error)"])
+        }
+        await self.finish()
+    }
+
+    /// Ends the session: a running transfer is cancelled (an upload is discarded), listeners are closed.
+    private func finish() async {
+        if let transfer = self.transfer {
+            if !self.quitRequested { transfer.task.cancel() }
+            await transfer.task.value
+            self.transfer = nil
+        }
+        self.dropDataSetup()
+        self.logger.info("disconnect")
+        try? await self.control.channel.close()
+    }
+
+    private func receive(_ input: FTPControlLine) async {
+        let line: String
+        switch input {
+        case .tooLong:
+            await self.reply(.syntaxError, "Command line too long.")
+            return
+        case .line(let text):
+            line = text
+        }
+        let command: FTPCommand
+        do {
+            command = try FTPCommand.parse(line)
+        } catch {
+            await self.reply(error.reply)
+            return
+        }
+        // While a transfer runs, only ABOR/STAT/NOOP/QUIT are answered at once; the rest wait for its end.
+        if let transfer = self.transfer {
+            if command.isTransferControl {
+                await self.handleDuringTransfer(command, transfer)
+                return
+            }
+            await transfer.task.value
+            self.transfer = nil
+        }
+        await self.dispatch(command)
+    }
+
+    // MARK: - Replies
+
+    func reply(_ code: FTPReplyCode, _ text: String) async {
+        await self.reply(FTPReply(code, text))
+    }
+
+    func reply(_ reply: FTPReply) async {
+        await Self.send(reply, on: self.outbound)
+    }
+
+    static func send(_ reply: FTPReply, on outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async {
+        // A write to a closed connection fails; the session ends through its inbound stream then.
+        try? await outbound.write(ByteBuffer(string: reply.wireFormat))
+    }
+
+    // MARK: - Timeouts
+
+    /// Closes the session with 421 when it was idle too long or did not log in in time. Runs on the event loop,
+    /// rescheduling itself; no extra task per session.
+    private func startWatchdog() {
+        let configuration = self.context.configuration
+        let handle = self.handle
+        let channel = self.control.channel
+        let connectedAt = NIODeadline.now()
+        let idle = TimeAmount(configuration.idleTimeout)
+        let loginLimit = TimeAmount(configuration.loginTimeout)
+        let logger = self.logger
+
+        @Sendable func check() {
+            guard channel.isActive else { return }
+            let now = NIODeadline.now()
+            let activity = handle.activity.withLockedValue { $0 }
+            if !activity.loggedIn && now - connectedAt >= loginLimit {
+                logger.info("login timeout")
+                handle.closeWithReply("421 Login timeout, closing control connection.\r\n")
+                return
+            }
+            var next = activity.lastCommand + idle
+            if activity.transferActive {
+                next = now + idle
+            } else if now >= next {
+                logger.info("idle timeout")
+                handle.closeWithReply("421 Idle timeout, closing control connection.\r\n")
+                return
+            }
+            if !activity.loggedIn { next = min(next, connectedAt + loginLimit) }
+            channel.eventLoop.scheduleTask(deadline: next) { check() }
+        }
+        channel.eventLoop.execute { check() }
+    }
+}
+
+/// Who is logged in on a session, and where their jail is.
+struct LoggedInUser: Sendable {
+    var record: UserRecord
+    var jail: Jail
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import FerryProtocol
+import FerryServer
+import FerryUsers
+import Foundation
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Ferryd {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Run the FTP server (the default command).")
+
+        @OptionGroup var dataOptions: DataOptions
+
+        @Option(help: "Address to listen on (e.g. 127.0.0.1, ::1, 0.0.0.0).")
+        var host: String = "127.0.0.1"
+
+        @Option(help: "Control connection port (0 picks a free port).")
+        var port: Int = 2121
+
+        @Option(name: .customLong("passive-ports"), help: "Port range for passive data connections, LO-HI.")
+        var passivePorts: String?
+
+        @Option(name: .customLong("passive-address"), help: "IPv4 address announced in PASV replies (for NAT).")
+        var passiveAddress: String?
+
+        @Option(name: .customLong("idle-timeout"), help: "Seconds of silence before a session is closed.")
+        var idleTimeout: Int = 300
+
+        @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+        var logLevel: String = "info"
+
+        func validate() throws {
+            guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0-65535") }
+            guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+            if let passivePorts { _ = try Self.parsePortRange(passivePorts) }
+            if let passiveAddress, passiveAddress.split(separator: ".").compactMap({ UInt8($0) }).count != 4 {
+                throw ValidationError("--passive-address must be an IPv4 address such as 203.0.113.7")
+            }
+            guard Logger.Level(rawValue: self.logLevel) != nil else {
+                throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+            }
+        }
+
+        static func parsePortRange(_ text: String) throws -> ClosedRange<Int> {
+            let parts = text.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard parts.count == 2, let low = parts[0], let high = parts[1], 1024 <= low, low <= high, high <= 65535
+            else {
+                throw ValidationError("--passive-ports must be LO-HI with 1024 <= LO <= HI <= 65535, e.g. 30000-30999")
+            }
+            return low...high
+        }
+
+        func run() async throws {
+            let level = Logger.Level(rawValue: self.logLevel) ?? .info
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "ferryd")
+
+            var configuration = ServerConfiguration()
+            configuration.host = self.host
+            configuration.port = self.port
+            configuration.dataDirectory = self.dataOptions.data
+            configuration.passivePorts = try self.passivePorts.map(Self.parsePortRange)
+            configuration.passiveAddress = self.passiveAddress
+            configuration.idleTimeout = .seconds(self.idleTimeout)
+
+            let store = try openStore(self.dataOptions)
+            let authenticator = Authenticator(
+                store: store,
+                algorithm: configuration.passwordAlgorithm,
+                maxConcurrentHashes: configuration.maximumConcurrentHashes,
+                logger: logger
+            )
+            try await Self.createDemoUserIfEmpty(store: store, authenticator: authenticator, configuration: configuration)
+
+            let server = FTPServer(configuration: configuration, store: store, authenticator: authenticator, logger: logger)
+            let group = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: server)],
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger
+                )
+            )
+            try await group.run()
+            await authenticator.shutdown()
+        }
+
+        /// First start: a `demo` user with a random password, printed once, so a newcomer can connect at once.
+        static func createDemoUserIfEmpty(
+            store: UserStore,
+            authenticator: Authenticator,
+            configuration: ServerConfiguration
+        ) async throws {
+            guard try await store.isEmpty() else { return }
+            let password = randomPassword()
+            let hash = try await authenticator.hashNewPassword(Password(password))
+            try await store.add(name: "demo", passwordHash: hash, home: nil, quotaBytes: nil, quotaFiles: nil)
+            let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+            let message = """
+                No users yet: created user 'demo' with home \(configuration.homesDirectory)/demo
+                demo password: \(password)
+                Try: curl -u demo:\(password) ftp://\(host):\(configuration.port)/
+                (shown only once; change it with: ferryd user passwd demo --data \(configuration.dataDirectory))
+
+                """
+            // Written unbuffered: the operator needs to see it while the server runs.
+            FileHandle.standardOutput.write(Data(message.utf8))
+        }
+
+        static func randomPassword() -> String {
+            let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+            var generator = SystemRandomNumberGenerator()
+            return String((0..<20).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+        }
+    }
+}
+
+/// Opens the user store in the data folder, creating the folder on first use.
+func openStore(_ options: DataOptions) throws -> UserStore {
+    _ = mkdir(options.data, 0o700)
+    do {
+        return try UserStore(path: options.databasePath)
+    } catch {
+        throw ValidationError("cannot open the user store at \(options.databasePath): \(error)")
+    }
+}

@@ -1,0 +1,207 @@
+import ArgumentParser
+import FerryProtocol
+import FerryUsers
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Ferryd {
+    /// `ferryd user ...`: administration of the SQLite user store. Works while the server runs.
+    struct User: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Manage users: add, passwd, quota, remove, list.",
+            subcommands: [Add.self, Passwd.self, Quota.self, Remove.self, List.self]
+        )
+    }
+}
+
+extension Ferryd.User {
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a user.")
+
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "User name: letters, digits, '.', '_' and '-', at most 64 characters.") var name: String
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of standard input.")
+        var passwordStdin = false
+        @Option(help: "Disk quota: bytes or a size such as 500KB, 10MiB, 2GB (default: unlimited).")
+        var quota: String?
+        @Option(help: "Home directory (absolute; default: <data>/homes/<name>).") var home: String?
+
+        func validate() throws {
+            do { try UserName.validate(self.name) } catch { throw ValidationError(error.description) }
+            if let quota { _ = try parseQuota(quota) }
+            if let home, !home.hasPrefix("/") { throw ValidationError("--home must be an absolute path, got '\(home)'") }
+        }
+
+        func run() async throws {
+            let store = try openStore(self.dataOptions)
+            if try await store.user(named: self.name) != nil {
+                throw ValidationError("user '\(self.name)' already exists")
+            }
+            let password = try readNewPassword(fromStdin: self.passwordStdin)
+            let hash = try PasswordHasher.hash(password)
+            let quotaBytes = try self.quota.flatMap(parseQuota)
+            let record = try await store.add(name: self.name, passwordHash: hash, home: self.home, quotaBytes: quotaBytes)
+            let home = record.homeDirectory(dataDirectory: self.dataOptions.data)
+            if self.home == nil {
+                _ = mkdir(self.dataOptions.data + "/homes", 0o755)
+                _ = mkdir(home, 0o755)
+            }
+            print("created user '\(self.name)' (home \(home), quota \(formatQuota(quotaBytes)))")
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a user's password.")
+
+        @OptionGroup var dataOptions: DataOptions
+        @Argument var name: String
+        @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of standard input.")
+        var passwordStdin = false
+
+        func run() async throws {
+            let store = try openStore(self.dataOptions)
+            guard try await store.user(named: self.name) != nil else { throw ValidationError("no such user '\(self.name)'") }
+            let password = try readNewPassword(fromStdin: self.passwordStdin)
+            try await store.setPasswordHash(name: self.name, hash: try PasswordHasher.hash(password))
+            print("password of '\(self.name)' changed")
+        }
+    }
+
+    struct Quota: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a user's disk quota (or 'unlimited').")
+
+        @OptionGroup var dataOptions: DataOptions
+        @Argument var name: String
+        @Argument(help: "Bytes, a size such as 500KB, 10MiB, 2GB, or 'unlimited'.") var size: String
+
+        func validate() throws { _ = try parseQuota(self.size) }
+
+        func run() async throws {
+            let store = try openStore(self.dataOptions)
+            guard let record = try await store.user(named: self.name) else {
+                throw ValidationError("no such user '\(self.name)'")
+            }
+            let bytes = try parseQuota(self.size)
+            try await store.setQuota(name: self.name, bytes: bytes, files: record.quotaFiles)
+            print("quota of '\(self.name)' set to \(formatQuota(bytes))")
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a user (and with --delete-home, the home).")
+
+        @OptionGroup var dataOptions: DataOptions
+        @Argument var name: String
+        @Flag(name: .customLong("delete-home"), help: "Also delete the user's home directory and its files.")
+        var deleteHome = false
+
+        func run() async throws {
+            let store = try openStore(self.dataOptions)
+            let record: UserRecord
+            do {
+                record = try await store.remove(name: self.name)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            let home = record.homeDirectory(dataDirectory: self.dataOptions.data)
+            if self.deleteHome {
+                try FileManager.default.removeItem(atPath: home)
+                print("removed user '\(self.name)' and deleted \(home)")
+            } else {
+                print("removed user '\(self.name)'; home \(home) kept")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users with home, quota and usage.")
+
+        @OptionGroup var dataOptions: DataOptions
+
+        func run() async throws {
+            let store = try openStore(self.dataOptions)
+            let users = try await store.allUsers()
+            var rows = [["NAME", "HOME", "QUOTA", "USED", "FILES"]]
+            for user in users {
+                let home = user.homeDirectory(dataDirectory: self.dataOptions.data)
+                let usage = diskUsage(of: home)
+                rows.append([
+                    user.name, home, formatQuota(user.quotaBytes), ByteSize.format(usage.bytes), String(usage.files),
+                ])
+            }
+            let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+            for row in rows {
+                print(
+                    row.enumerated().map { index, cell in
+                        index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                    }.joined(separator: "  ")
+                )
+            }
+        }
+    }
+}
+
+/// `unlimited` or a size.
+func parseQuota(_ text: String) throws -> Int64? {
+    if text.lowercased() == "unlimited" { return nil }
+    do {
+        let bytes = try ByteSize.parse(text)
+        guard bytes > 0 else { throw ValidationError("quota must be greater than zero, or 'unlimited'") }
+        return bytes
+    } catch let error as ByteSize.ParseError {
+        throw ValidationError(error.description + ", or 'unlimited'")
+    }
+}
+
+func formatQuota(_ bytes: Int64?) -> String {
+    guard let bytes else { return "unlimited" }
+    return "\(ByteSize.format(bytes)) (\(bytes) bytes)"
+}
+
+/// Bytes and regular files under `path`, without following links (an admin report, not a hot path).
+func diskUsage(of path: String) -> (bytes: Int64, files: Int) {
+    guard let walker = FileManager.default.enumerator(atPath: path) else { return (0, 0) }
+    var bytes: Int64 = 0
+    var files = 0
+    while let name = walker.nextObject() as? String {
+        var info = stat()
+        guard lstat(path + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+        bytes += Int64(info.st_size)
+        files += 1
+    }
+    return (bytes, files)
+}
+
+/// Reads a new password: from stdin's first line, or prompted twice without echo on a terminal.
+func readNewPassword(fromStdin: Bool) throws -> Password {
+    if fromStdin || isatty(STDIN_FILENO) == 0 {
+        guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+            throw ValidationError("no password on standard input")
+        }
+        return Password(line)
+    }
+    let first = readSecret(prompt: "New password: ")
+    guard !first.isEmpty else { throw ValidationError("empty password") }
+    let second = readSecret(prompt: "Repeat password: ")
+    guard first == second else { throw ValidationError("the passwords do not match") }
+    return Password(first)
+}
+
+/// Reads one line from the terminal with echo off, restoring the terminal afterwards.
+func readSecret(prompt: String) -> String {
+    FileHandle.standardError.write(Data(prompt.utf8))
+    var saved = termios()
+    tcgetattr(STDIN_FILENO, &saved)
+    var silent = saved
+    silent.c_lflag &= ~tcflag_t(ECHO)
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+    defer {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
+        FileHandle.standardError.write(Data("\n".utf8))
+    }
+    return readLine(strippingNewline: true) ?? ""
+}

@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+
+@testable import FerryUsers
+
+@Suite("Authenticator")
+struct AuthenticatorTests {
+    static let secret = "Tr0ub4dor&3-unique"
+
+    @Test("good password, wrong password, unknown user")
+    func basics() async throws {
+        try await withAuthenticator { authenticator, store, logs in
+            let hash = try await authenticator.hashNewPassword(Password(Self.secret))
+            #expect(PasswordHasher.algorithm(of: hash) == cheapScrypt)
+            try await store.add(name: "bob", passwordHash: hash)
+
+            let record = await authenticator.authenticate(name: "bob", password: Password(Self.secret))
+            #expect(record?.name == "bob")
+            #expect(record?.passwordHash == hash)
+            #expect(await authenticator.authenticate(name: "bob", password: "wrong") == nil)
+            #expect(await authenticator.authenticate(name: "bob", password: "") == nil)
+            #expect(await authenticator.authenticate(name: "BOB", password: Password(Self.secret)) == nil)
+            #expect(await authenticator.authenticate(name: "alice", password: Password(Self.secret)) == nil)
+            #expect(authenticator.statistics.verifications == 5)
+            #expect(authenticator.statistics.hashes == 1)
+            // The stored hash is current: no upgrade happened.
+            #expect(try await store.user(named: "bob")?.passwordHash == hash)
+            #expect(!logs.lines.joined().contains(Self.secret))
+        }
+    }
+
+    @Test("unknown and invalid user names still cost one full verification")
+    func unknownUserDoesTheWork() async throws {
+        try await withAuthenticator { authenticator, _, _ in
+            #expect(authenticator.statistics.verifications == 0)
+            #expect(await authenticator.authenticate(name: "nobody", password: "pw") == nil)
+            #expect(authenticator.statistics.verifications == 1)
+            #expect(await authenticator.authenticate(name: "../etc/passwd", password: "pw") == nil)
+            #expect(authenticator.statistics.verifications == 2)
+            #expect(await authenticator.authenticate(name: "", password: "pw") == nil)
+            #expect(authenticator.statistics.verifications == 3)
+            // No hash is made for unknown users: the dummy hash exists from the start.
+            #expect(authenticator.statistics.hashes == 0)
+        }
+    }
+
+    @Test("a user whose stored hash is unusable cannot log in, at the usual cost")
+    func disabledUser() async throws {
+        try await withAuthenticator { authenticator, store, _ in
+            try await store.add(name: "locked", passwordHash: "!")
+            #expect(await authenticator.authenticate(name: "locked", password: "!") == nil)
+            #expect(await authenticator.authenticate(name: "locked", password: "") == nil)
+            #expect(authenticator.statistics.verifications == 2)
+        }
+    }
+
+    @Test(
+        "a hash made with other parameters is upgraded on login",
+        arguments: [cheapPBKDF2, .scrypt(logN: 11, r: 8, p: 1), .scrypt(logN: 10, r: 4, p: 1)]
+    )
+    func upgradeOnLogin(old: PasswordHashAlgorithm) async throws {
+        try await withAuthenticator(algorithm: cheapScrypt) { authenticator, store, logs in
+            let oldHash = try PasswordHasher.hash(Password(Self.secret), algorithm: old)
+            let added = try await store.add(name: "bob", passwordHash: oldHash)
+
+            // A wrong password changes nothing.
+            #expect(await authenticator.authenticate(name: "bob", password: "wrong") == nil)
+            #expect(try await store.user(named: "bob")?.passwordHash == oldHash)
+
+            let record = try #require(await authenticator.authenticate(name: "bob", password: Password(Self.secret)))
+            #expect(record.passwordHash != oldHash)
+            #expect(PasswordHasher.algorithm(of: record.passwordHash) == cheapScrypt)
+            let stored = try #require(try await store.user(named: "bob"))
+            #expect(stored.passwordHash == record.passwordHash)
+            #expect(stored.passwordChangedAt == added.passwordChangedAt)
+            #expect(PasswordHasher.verify(Password(Self.secret), against: stored.passwordHash))
+            #expect(authenticator.statistics.hashes == 1)
+
+            // The next login uses the new hash and does not upgrade again.
+            #expect(await authenticator.authenticate(name: "bob", password: Password(Self.secret)) != nil)
+            #expect(authenticator.statistics.hashes == 1)
+            #expect(logs.lines.contains { $0.contains("upgraded stored password hash") })
+            #expect(!logs.lines.joined().contains(Self.secret))
+        }
+    }
+
+    @Test("concurrent logins respect the hashing bound and all get the right answer")
+    func concurrencyBound() async throws {
+        try await withAuthenticator(algorithm: .scrypt(logN: 12, r: 8, p: 1), maxConcurrentHashes: 2) {
+            authenticator,
+            store,
+            _ in
+            let hash = try await authenticator.hashNewPassword("pw")
+            try await store.add(name: "bob", passwordHash: hash)
+            try await store.add(name: "alice", passwordHash: hash)
+            let attempts: [(name: String, password: String, succeeds: Bool)] = [
+                ("bob", "pw", true), ("alice", "pw", true), ("bob", "nope", false), ("ghost", "pw", false),
+                ("alice", "pw", true), ("alice", "PW", false), ("bob", "pw", true), ("-bad", "pw", false),
+            ]
+            let results = await withTaskGroup(of: (Int, UserRecord?).self) { group in
+                for (index, attempt) in attempts.enumerated() {
+                    group.addTask {
+                        (
+                            index,
+                            await authenticator.authenticate(name: attempt.name, password: Password(attempt.password))
+                        )
+                    }
+                }
+                var results: [Int: UserRecord?] = [:]
+                for await (index, record) in group {
+                    results[index] = record
+                }
+                return results
+            }
+            for (index, attempt) in attempts.enumerated() {
+                let record = results[index] ?? nil
+                #expect((record != nil) == attempt.succeeds, "attempt \(index): \(attempt.name)")
+                if let record {
+                    #expect(record.name == attempt.name)
+                }
+            }
+            #expect(authenticator.statistics.verifications == 8)
+            #expect(authenticator.statistics.peakRunning <= 2)
+            #expect(authenticator.statistics.peakRunning >= 1)
+        }
+    }
+
+    @Test("a single-thread authenticator never runs two hashes at once")
+    func singleThread() async throws {
+        try await withAuthenticator(maxConcurrentHashes: 1) { authenticator, _, _ in
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask { _ = await authenticator.authenticate(name: "ghost", password: "pw") }
+                }
+            }
+            #expect(authenticator.statistics.peakRunning == 1)
+            #expect(authenticator.statistics.verifications == 4)
+        }
+    }
+
+    @Test("after shutdown, logins fail and hashing throws, without crashing")
+    func afterShutdown() async throws {
+        try await withAuthenticator { authenticator, store, _ in
+            let hash = try PasswordHasher.hash("pw", algorithm: cheapScrypt)
+            try await store.add(name: "bob", passwordHash: hash)
+            await authenticator.shutdown()
+            #expect(await authenticator.authenticate(name: "bob", password: "pw") == nil)
+            await #expect(throws: (any Error).self) {
+                try await authenticator.hashNewPassword("pw")
+            }
+        }
+    }
+
+    @Test("an authenticator that is never shut down explicitly can be released")
+    func releasedWithoutShutdown() async throws {
+        try await withStore { store, _ in
+            var authenticator: Authenticator? = Authenticator(
+                store: store,
+                algorithm: cheapScrypt,
+                logger: .init(label: "test") { _ in CapturingLogHandler(capture: LogCapture()) }
+            )
+            #expect(await authenticator?.authenticate(name: "ghost", password: "pw") == nil)
+            authenticator = nil
+            #expect(authenticator == nil)
+        }
+    }
+}
