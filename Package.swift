@@ -68,7 +68,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "FerryProtocolTests", dependencies: ["FerryProtocol"]),
+        .testTarget(
+            name: "FerryProtocolTests",
+            dependencies: [
+                "FerryProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "FerryUsersTests",
             dependencies: [
@@ -81,10 +89,14 @@ let package = Package(
             dependencies: [
                 "FerryServer",
                 "FerryProtocol",
+                "FerryUsers",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            // Client scenarios run by the tests as external processes (Python's ftplib).
+            exclude: ["Clients"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -150,11 +150,14 @@ extension FTPCommand {
 
     /// Parses one control line (without its CRLF; Telnet sequences already removed by the line decoder).
     public static func parse(_ line: String) throws(FTPCommandParseError) -> FTPCommand {
+        // Split on the first space *scalar*: splitting on Characters would let a combining mark glue the
+        // space to the argument's first letter and hide it.
+        let scalars = line.unicodeScalars
         let verb: Substring
         let rawArgument: Substring?
-        if let space = line.firstIndex(of: " ") {
-            verb = line[..<space]
-            rawArgument = line[line.index(after: space)...]
+        if let space = scalars.firstIndex(of: " ") {
+            verb = Substring(scalars[..<space])
+            rawArgument = Substring(scalars[scalars.index(after: space)...])
         } else {
             verb = Substring(line)
             rawArgument = nil

@@ -28,7 +28,10 @@ public struct VirtualPath: Hashable, Sendable, CustomStringConvertible, Comparab
     public init(resolving input: String, from cwd: VirtualPath) throws(VirtualPathError) {
         guard !input.utf8.contains(0) else { throw .containsNUL }
         var components = input.hasPrefix("/") ? [] : cwd.components
-        for part in input.split(separator: "/", omittingEmptySubsequences: true) {
+        // SECURITY: split on the scalar '/', not on Characters: "/" followed by a combining mark is one
+        // Character, and a component must never hide a slash that the kernel would treat as a separator.
+        for scalarPart in input.unicodeScalars.split(separator: "/", omittingEmptySubsequences: true) {
+            let part = Substring(scalarPart)
             switch part {
             case ".":
                 continue
@@ -63,7 +66,9 @@ public struct VirtualPath: Hashable, Sendable, CustomStringConvertible, Comparab
 
     /// This path with one more component. The name must be a single valid component.
     public func appending(_ name: String) throws(VirtualPathError) -> VirtualPath {
-        guard !name.isEmpty, name != ".", name != "..", !name.contains("/") else { throw .invalidName(name) }
+        guard !name.isEmpty, name != ".", name != "..", !name.unicodeScalars.contains("/") else {
+            throw .invalidName(name)
+        }
         guard !name.utf8.contains(0) else { throw .containsNUL }
         guard name.utf8.count <= Self.maximumComponentLength else { throw .componentTooLong(name) }
         return VirtualPath(validatedComponents: self.components + [name])

@@ -167,7 +167,10 @@ final class PassiveListener: Sendable {
     func close() {
         self.accepted.fail(DataConnectionError.refused("superseded"))
         self.serverChannel.close(promise: nil)
-        self.accepted.futureResult.whenSuccess { channel in channel.channel.close(promise: nil) }
+        self.accepted.futureResult.whenSuccess { channel in
+            // The async wrapper must be finished, not just dropped.
+            Task { try? await channel.executeThenClose { _, _ in } }
+        }
     }
 }
 

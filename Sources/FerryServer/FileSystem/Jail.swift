@@ -65,7 +65,9 @@ struct Jail: Sendable {
                 if stack.count > 1 { close(stack.removeLast()) }
                 continue
             }
-            if component.hasPrefix(Self.temporaryPrefix) {
+            // SECURITY: a component is one name; a slash inside would make the kernel walk (and follow links)
+            // on its own.
+            if component.utf8.contains(UInt8(ascii: "/")) || component.hasPrefix(Self.temporaryPrefix) {
                 closeAll()
                 throw JailError(errno: ENOENT, path: path)
             }
@@ -109,7 +111,10 @@ struct Jail: Sendable {
                     stack.removeSubrange(1...)
                     pending.append(contentsOf: inside.reversed())
                 } else {
-                    pending.append(contentsOf: target.split(separator: "/").map(String.init).reversed())
+                    pending.append(
+                        contentsOf: target.unicodeScalars.split(separator: "/").map { String(String.UnicodeScalarView($0)) }
+                            .reversed()
+                    )
                 }
                 continue
             }
@@ -142,8 +147,10 @@ struct Jail: Sendable {
 
     /// Components of an absolute target below the real home, or nil if it lies outside.
     func relativeToHome(_ target: String) -> [String]? {
-        let targetParts = target.split(separator: "/").map(String.init)
-        let homeParts = self.realHomePath.split(separator: "/").map(String.init)
+        let targetParts = target.unicodeScalars.split(separator: "/").map { String(String.UnicodeScalarView($0)) }
+        let homeParts = self.realHomePath.unicodeScalars.split(separator: "/").map {
+            String(String.UnicodeScalarView($0))
+        }
         guard targetParts.count >= homeParts.count, Array(targetParts.prefix(homeParts.count)) == homeParts else {
             return nil
         }

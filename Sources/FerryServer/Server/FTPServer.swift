@@ -83,8 +83,8 @@ public final class FTPServer: Service, Sendable {
                         group.addTask {
                             // Each session catches its own errors: one client never takes the server down.
                             do {
-                                try await connection.executeThenClose { input, output in
-                                    let session = Session(context: context, control: connection, outbound: output)
+                                try await connection.executeThenClose { input, _ in
+                                    let session = Session(context: context, control: connection)
                                     await session.run(inbound: input)
                                 }
                             } catch {

@@ -109,7 +109,7 @@ extension Session {
     func transferJob(setup: DataSetup, command: String, path: VirtualPath) -> TransferJob {
         TransferJob(
             context: self.context,
-            outbound: self.outbound,
+            control: self.control.channel,
             logger: self.logger,
             setup: setup,
             command: command,
@@ -123,7 +123,7 @@ extension Session {
     /// file I/O pool.
     func startTransfer(
         _ job: TransferJob,
-        body: @escaping @Sendable (TransferJob, DataChannel) async throws -> Int64,
+        body: @escaping @Sendable (TransferJob, DataStream) async throws -> Int64,
         cleanup: @escaping @Sendable () -> Void
     ) {
         let handle = self.handle
@@ -146,10 +146,16 @@ extension FTPReplyCode {
     static let invalidRestart = FTPReplyCode(554)
 }
 
+/// The open data connection as a transfer body sees it: the channel to write to, the stream to read from.
+struct DataStream {
+    let channel: Channel
+    let inbound: NIOAsyncChannelInboundStream<ByteBuffer>
+}
+
 /// Everything a transfer task needs, all of it safe to use from another task.
 struct TransferJob: Sendable {
     let context: ServerContext
-    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let control: Channel
     let logger: Logger
     let setup: Session.DataSetup
     let command: String
@@ -161,11 +167,11 @@ struct TransferJob: Sendable {
     }
 
     func reply(_ reply: FTPReply) async {
-        await Session.send(reply, on: self.outbound)
+        await Session.send(reply, on: self.control)
     }
 
     func run(
-        body: @escaping @Sendable (TransferJob, DataChannel) async throws -> Int64,
+        body: @escaping @Sendable (TransferJob, DataStream) async throws -> Int64,
         cleanup: @escaping @Sendable () -> Void
     ) async {
         let started = NIODeadline.now()
@@ -181,15 +187,17 @@ struct TransferJob: Sendable {
         var result = "ok"
         var bytes: Int64 = 0
         do {
-            bytes = try await withTaskCancellationHandler {
-                try await body(self, data)
-            } onCancel: {
-                data.channel.close(promise: nil)
+            let channel = data.channel
+            // executeThenClose finishes the async wrapper and closes the connection whatever happens.
+            bytes = try await data.executeThenClose { inbound, _ in
+                try await withTaskCancellationHandler {
+                    try await body(self, DataStream(channel: channel, inbound: inbound))
+                } onCancel: {
+                    channel.close(promise: nil)
+                }
             }
-            try? await data.channel.close()
             await self.reply(.closingDataConnection, "Transfer complete.")
         } catch {
-            try? await data.channel.close()
             bytes = self.progress.withLockedValue { $0 }
             if Task.isCancelled || error is CancellationError {
                 result = "aborted"
@@ -229,7 +237,7 @@ struct TransferJob: Sendable {
 
     /// Sends `[offset, end)` of a file. Binary transfers use sendfile (zero copy); ASCII ones convert LF to
     /// CRLF in chunks.
-    func sendFile(fd: CInt, from offset: Int64, to end: Int64, type: TransferType, over data: DataChannel) async throws
+    func sendFile(fd: CInt, from offset: Int64, to end: Int64, type: TransferType, over data: DataStream) async throws
         -> Int64
     {
         if type == .image {
@@ -271,7 +279,7 @@ struct TransferJob: Sendable {
     }
 
     /// Receives the data connection into a pending upload, writing in large batches on the I/O pool.
-    func receiveFile(into upload: PendingUpload, type: TransferType, over data: DataChannel) async throws -> Int64 {
+    func receiveFile(into upload: PendingUpload, type: TransferType, over data: DataStream) async throws -> Int64 {
         let chunkSize = self.context.configuration.transferChunkSize
         var decoder = ASCIIDecoder()
         var batch: [ByteBuffer] = []
@@ -288,8 +296,8 @@ struct TransferJob: Sendable {
                 }
             }
         }
-        try await data.executeThenClose { inbound, _ in
-            for try await buffer in inbound {
+        do {
+            for try await buffer in data.inbound {
                 received += Int64(buffer.readableBytes)
                 self.progress.withLockedValue { $0 = received }
                 if type == .ascii {

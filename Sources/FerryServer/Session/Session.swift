@@ -16,7 +16,6 @@ typealias ControlChannel = NIOAsyncChannel<FTPControlLine, ByteBuffer>
 final class Session {
     let context: ServerContext
     let control: ControlChannel
-    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let handle: SessionHandle
     var logger: Logger
     let peer: SocketAddress
@@ -48,10 +47,9 @@ final class Session {
         case active(SocketAddress)
     }
 
-    init(context: ServerContext, control: ControlChannel, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+    init(context: ServerContext, control: ControlChannel) {
         self.context = context
         self.control = control
-        self.outbound = outbound
         self.handle = SessionHandle(channel: control.channel)
         self.peer = control.channel.remoteAddress ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
         self.local = control.channel.localAddress ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
@@ -129,12 +127,19 @@ final class Session {
     }
 
     func reply(_ reply: FTPReply) async {
-        await Self.send(reply, on: self.outbound)
+        await Self.send(reply, on: self.control.channel)
     }
 
-    static func send(_ reply: FTPReply, on outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async {
+    /// Writes a reply and waits until it is flushed.
+    ///
+    /// Replies go straight to the channel rather than through the async writer: the writer refuses to write
+    /// from a cancelled task, and an aborted transfer's task must still send its 426 (RFC 959 §4.1.3). All
+    /// replies take this one path, so they stay in the order they were sent.
+    static func send(_ reply: FTPReply, on channel: Channel) async {
+        let promise = channel.eventLoop.makePromise(of: Void.self)
+        channel.writeAndFlush(ByteBuffer(string: reply.wireFormat), promise: promise)
         // A write to a closed connection fails; the session ends through its inbound stream then.
-        try? await outbound.write(ByteBuffer(string: reply.wireFormat))
+        try? await promise.futureResult.get()
     }
 
     // MARK: - Timeouts

@@ -1,0 +1,789 @@
+#!/usr/bin/env python3
+"""FTP scenarios driven by Python's standard ftplib against a running ferryd.
+
+Each scenario is a function named `scenario_<name>`; it raises (assert) on any deviation.
+The Swift test suite starts the server in process and runs one scenario per test:
+
+    ftplib_scenarios.py NAME --host H --port P --user U --password PW --home DIR --data DIR [--set k=v]
+
+Everything talks to loopback only and every socket has a timeout.
+"""
+import argparse
+import ftplib
+import hashlib
+import io
+import os
+import socket
+import sys
+import threading
+import time
+
+TIMEOUT = 30
+
+
+def connect(args, user=None, password=None, login=True, host=None):
+    ftp = ftplib.FTP(timeout=TIMEOUT, encoding="utf-8")
+    ftp.connect(host or args.host, args.port)
+    if login:
+        ftp.login(user or args.user, password or args.password)
+    return ftp
+
+
+def expect_error(code, func, *a, **kw):
+    """Runs func and asserts it fails with the given reply code (a string prefix like '550')."""
+    try:
+        result = func(*a, **kw)
+    except ftplib.all_errors as e:
+        text = str(e)
+        assert text.startswith(code), f"expected {code}, got {text!r}"
+        return text
+    raise AssertionError(f"expected {code}, got success: {result!r}")
+
+
+def retr_bytes(ftp, path):
+    out = io.BytesIO()
+    ftp.retrbinary("RETR " + path, out.write)
+    return out.getvalue()
+
+
+def stor_bytes(ftp, path, data, cmd="STOR", rest=None):
+    return ftp.storbinary(f"{cmd} {path}", io.BytesIO(data), rest=rest)
+
+
+def drop_control(ftp):
+    """Resets the control connection as a crashing client would (ftplib's file object holds the socket too)."""
+    ftp.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    ftp.file.close()
+    ftp.sock.close()
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def no_temporaries(home):
+    leftovers = []
+    for root, _, files in os.walk(home):
+        leftovers += [os.path.join(root, f) for f in files if f.startswith(".ferry-upload-")]
+    assert not leftovers, f"temporary upload files left behind: {leftovers}"
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+
+def scenario_login(args):
+    ftp = connect(args, login=False)
+    assert ftp.getwelcome().startswith("220")
+    resp = ftp.login(args.user, args.password)
+    assert resp.startswith("230"), resp
+    assert ftp.pwd() == "/"
+    ftp.quit()
+
+    # Wrong password and unknown user: the same 530 text (no user enumeration).
+    ftp = connect(args, login=False)
+    wrong = expect_error("530", ftp.login, args.user, "not-the-password")
+    ftp.close()
+    ftp = connect(args, login=False)
+    reply = ftp.sendcmd("USER nobody-here")
+    assert reply.startswith("331"), reply
+    unknown = expect_error("530", ftp.sendcmd, "PASS whatever")
+    assert wrong == unknown, (wrong, unknown)
+    # Session lives on: a correct login on the same connection works.
+    ftp.login(args.user, args.password)
+    ftp.quit()
+
+
+def scenario_before_login(args):
+    ftp = connect(args, login=False)
+    for cmd in ["PWD", "LIST", "RETR x", "STOR x", "CWD /", "PASV", "MKD a", "DELE a", "SIZE a"]:
+        expect_error("530", ftp.sendcmd, cmd)
+    # Allowed before login.
+    assert ftp.sendcmd("SYST").startswith("215")
+    assert ftp.sendcmd("NOOP").startswith("200")
+    assert ftp.sendcmd("FEAT").startswith("211")
+    expect_error("503", ftp.sendcmd, "PASS nouser")  # PASS without USER
+    ftp.quit()
+
+
+def scenario_too_many_failures(args):
+    ftp = connect(args, login=False)
+    for _ in range(3):
+        ftp.sendcmd("USER " + args.user)
+        expect_error("530", ftp.sendcmd, "PASS bad")
+    # The server closes the connection after the limit with a 421.
+    try:
+        line = ftp.getline()
+        assert line.startswith("421"), line
+    except (EOFError, OSError):
+        pass
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def scenario_info_commands(args):
+    ftp = connect(args)
+    assert ftp.sendcmd("SYST") == "215 UNIX Type: L8"
+    feat = ftp.sendcmd("FEAT").splitlines()
+    assert feat[0].startswith("211-") and feat[-1].startswith("211 "), feat
+    features = {line.strip().split(" ")[0] for line in feat[1:-1]}
+    for f in ["EPRT", "EPSV", "MDTM", "MLST", "PASV", "REST", "SIZE", "UTF8", "TVFS"]:
+        assert f in features, (f, feat)
+    for line in feat[1:-1]:
+        assert line.startswith(" "), f"FEAT lines start with a space: {line!r}"
+    assert ftp.sendcmd("OPTS UTF8 ON").startswith("200")
+    assert ftp.sendcmd("NOOP").startswith("200")
+    assert ftp.sendcmd("TYPE A").startswith("200")
+    assert ftp.sendcmd("TYPE A N").startswith("200")
+    assert ftp.sendcmd("TYPE I").startswith("200")
+    assert ftp.sendcmd("TYPE L 8").startswith("200")
+    expect_error("504", ftp.sendcmd, "TYPE E")
+    expect_error("501", ftp.sendcmd, "TYPE Z")
+    assert ftp.sendcmd("MODE S").startswith("200")
+    expect_error("504", ftp.sendcmd, "MODE B")
+    assert ftp.sendcmd("STRU F").startswith("200")
+    expect_error("504", ftp.sendcmd, "STRU R")
+    assert ftp.sendcmd("ALLO 1000").startswith("202")
+    help_text = ftp.sendcmd("HELP")
+    assert help_text.startswith("214-") and "RETR" in help_text, help_text
+    assert ftp.sendcmd("HELP RETR").startswith("214")
+    status = ftp.sendcmd("STAT")
+    assert status.startswith("211-") and args.user in status, status
+    expect_error("502", ftp.sendcmd, "XYZW")
+    expect_error("500", ftp.sendcmd, "HELLOTHERE")
+    expect_error("501", ftp.sendcmd, "CWD")
+    expect_error("502", ftp.sendcmd, "SITE CHMOD 777 x")
+    assert ftp.sendcmd("OPTS MLST type;size;").startswith("200 MLST OPTS type;size;")
+    ftp.quit()
+
+
+def scenario_navigation(args):
+    ftp = connect(args)
+    assert ftp.mkd("docs") == "/docs"
+    assert ftp.sendcmd("XMKD other").startswith("257")
+    ftp.cwd("docs")
+    assert ftp.pwd() == "/docs"
+    assert ftp.sendcmd("XPWD") == '257 "/docs" is the current directory.'
+    assert ftp.mkd("sub") == "/docs/sub"
+    ftp.cwd("sub")
+    assert ftp.pwd() == "/docs/sub"
+    ftp.sendcmd("CDUP")
+    assert ftp.pwd() == "/docs"
+    ftp.sendcmd("XCWD /")
+    assert ftp.pwd() == "/"
+    ftp.cwd("/docs/sub")
+    ftp.cwd("..")
+    assert ftp.pwd() == "/docs"
+    expect_error("550", ftp.cwd, "nonexistent")
+    assert ftp.pwd() == "/docs"
+    stor_bytes(ftp, "f.txt", b"content")
+    expect_error("550", ftp.cwd, "f.txt")  # not a directory
+    expect_error("550", ftp.mkd, "sub")  # exists
+    # Rename file and directory.
+    ftp.rename("f.txt", "g.txt")
+    assert ftp.nlst() == ["g.txt", "sub"], ftp.nlst()
+    ftp.rename("/docs/sub", "/docs/sub2")
+    assert os.path.isdir(os.path.join(args.home, "docs", "sub2"))
+    expect_error("550", ftp.sendcmd, "RNFR missing")
+    expect_error("503", ftp.sendcmd, "RNTO x")  # RNTO without RNFR
+    # RNFR then another command: the RNFR is forgotten.
+    ftp.sendcmd("RNFR g.txt")
+    ftp.sendcmd("NOOP")
+    expect_error("503", ftp.sendcmd, "RNTO h.txt")
+    # A directory cannot move into itself.
+    ftp.sendcmd("RNFR /docs")
+    expect_error("553", ftp.sendcmd, "RNTO /docs/sub2/inside")
+    # SIZE and MDTM.
+    assert ftp.size("g.txt") == 7
+    mdtm = ftp.sendcmd("MDTM g.txt")
+    assert mdtm.startswith("213 ") and len(mdtm) == 18, mdtm
+    expect_error("550", ftp.size, "sub2")
+    expect_error("550", ftp.size, "missing")
+    # Remove.
+    expect_error("550", ftp.rmd, "/docs")  # not empty
+    expect_error("550", ftp.delete, "sub2")  # directory
+    ftp.delete("g.txt")
+    assert not os.path.exists(os.path.join(args.home, "docs", "g.txt"))
+    expect_error("550", ftp.delete, "g.txt")
+    ftp.sendcmd("XRMD sub2")
+    ftp.cwd("/")
+    ftp.rmd("docs")
+    ftp.rmd("other")
+    assert os.listdir(args.home) == [], os.listdir(args.home)
+    # Removing the working directory moves the session to its parent.
+    ftp.mkd("w")
+    ftp.cwd("w")
+    ftp.rmd("/w")
+    assert ftp.pwd() == "/"
+    expect_error("550", ftp.rmd, "/")
+    ftp.quit()
+
+
+def scenario_listings(args):
+    ftp = connect(args)
+    ftp.mkd("dir one")
+    stor_bytes(ftp, "a.bin", b"x" * 1234)
+    stor_bytes(ftp, "dir one/inner.txt", b"hi")
+    lines = []
+    ftp.retrlines("LIST", lines.append)
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("-rw") and lines[0].endswith(" a.bin") and " 1234 " in lines[0], lines
+    assert lines[1].startswith("d") and lines[1].endswith(" dir one"), lines
+    for opts in ["LIST -la", "LIST -a", "LIST -l"]:
+        other = []
+        ftp.retrlines(opts, other.append)
+        assert other == lines, (opts, other)
+    one = []
+    ftp.retrlines("LIST a.bin", one.append)
+    assert len(one) == 1 and one[0].endswith(" a.bin"), one
+    sub = []
+    ftp.retrlines("LIST dir one", sub.append)
+    assert len(sub) == 1 and sub[0].endswith(" inner.txt"), sub
+    assert sorted(ftp.nlst()) == ["a.bin", "dir one"]
+    assert ftp.nlst("dir one") == ["dir one/inner.txt"]
+    expect_error("550", ftp.nlst, "missing")
+    entries = dict(ftp.mlsd())
+    assert entries["a.bin"]["type"] == "file" and entries["a.bin"]["size"] == "1234", entries
+    assert entries["dir one"]["type"] == "dir", entries
+    assert entries["."]["type"] == "cdir", entries
+    for facts in entries.values():
+        assert set(facts) >= {"type", "modify", "perm", "unique"}, facts
+        assert len(facts["modify"]) == 14
+    assert "r" in entries["a.bin"]["perm"] and "w" in entries["a.bin"]["perm"]
+    assert "e" in entries["dir one"]["perm"] and "l" in entries["dir one"]["perm"]
+    sub_entries = dict(ftp.mlsd("dir one"))
+    assert sub_entries["inner.txt"]["size"] == "2"
+    expect_error("501", lambda: list(ftp.mlsd("a.bin")))
+    mlst = ftp.sendcmd("MLST a.bin").splitlines()
+    assert mlst[0].startswith("250-") and mlst[-1].startswith("250 "), mlst
+    assert mlst[1].startswith(" type=file;size=1234;") and mlst[1].endswith(" /a.bin"), mlst
+    root = ftp.sendcmd("MLST").splitlines()
+    assert "type=cdir" in root[1], root
+    # OPTS MLST selects facts.
+    ftp.sendcmd("OPTS MLST type;size;")
+    assert ftp.sendcmd("MLST a.bin").splitlines()[1] == " type=file;size=1234; /a.bin"
+    ftp.sendcmd("OPTS MLST type;size;modify;perm;unique;")
+    # STAT path lists over the control connection.
+    stat = ftp.sendcmd("STAT /").splitlines()
+    assert stat[0].startswith("213-") and stat[-1].startswith("213 "), stat
+    assert any(line.endswith(" a.bin") for line in stat), stat
+    expect_error("550", ftp.sendcmd, "STAT /missing")
+    ftp.quit()
+
+
+def scenario_utf8_and_spaces(args):
+    ftp = connect(args)
+    names = ["with space.txt", "ünïcødé-файл-文件.txt", " leading space", "quote\"name"]
+    for i, name in enumerate(names):
+        stor_bytes(ftp, name, f"data {i}".encode())
+    assert sorted(ftp.nlst()) == sorted(names), ftp.nlst()
+    for i, name in enumerate(names):
+        assert retr_bytes(ftp, name) == f"data {i}".encode(), name
+        assert os.path.exists(os.path.join(args.home, name)), name
+    ftp.mkd("répertoire é")
+    ftp.cwd("répertoire é")
+    assert ftp.pwd() == "/répertoire é"
+    # 257 doubles quotes inside the path (RFC 959 appendix II).
+    ftp.cwd("/")
+    reply = ftp.sendcmd('MKD dir"q')
+    assert reply.startswith('257 "/dir""q"'), reply
+    ftp.quit()
+
+
+def scenario_ascii_mode(args):
+    ftp = connect(args)
+    text = b"line one\r\nline two\r\nlast"
+    ftp.storlines("STOR text.txt", io.BytesIO(text))
+    on_disk = open(os.path.join(args.home, "text.txt"), "rb").read()
+    assert on_disk == b"line one\nline two\nlast\n" or on_disk == b"line one\nline two\nlast", on_disk
+    # Download in ASCII gives CRLF on the wire; binary gives the disk bytes.
+    ftp.voidcmd("TYPE A")
+    raw = io.BytesIO()
+    conn = ftp.transfercmd("RETR text.txt")
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        raw.write(chunk)
+    conn.close()
+    ftp.voidresp()
+    assert raw.getvalue() == on_disk.replace(b"\n", b"\r\n"), raw.getvalue()
+    assert retr_bytes(ftp, "text.txt") == on_disk
+    ftp.quit()
+
+
+# --- transfers -----------------------------------------------------------------------------------
+
+
+def scenario_integrity(args):
+    ftp = connect(args)
+    sizes = [0, 1, 10 * 1024 * 1024 + 7]
+    for size in sizes:
+        data = os.urandom(size)
+        name = f"file-{size}.bin"
+        stor_bytes(ftp, name, data)
+        assert ftp.size(name) == size
+        with open(os.path.join(args.home, name), "rb") as f:
+            assert sha256(f.read()) == sha256(data), f"disk copy of {name} differs"
+        assert sha256(retr_bytes(ftp, name)) == sha256(data), f"download of {name} differs"
+    no_temporaries(args.home)
+    ftp.quit()
+
+
+def scenario_large_file(args):
+    """A large file (default 256 MiB) up and down, compared by SHA-256, streamed in chunks."""
+    size = int(args.settings.get("size", str(256 * 1024 * 1024)))
+    chunk = os.urandom(1 << 20)
+    source = hashlib.sha256()
+
+    class Source(io.RawIOBase):
+        def __init__(self):
+            self.left = size
+
+        def readable(self):
+            return True
+
+        def readinto(self, b):
+            n = min(len(b), self.left, len(chunk))
+            b[:n] = chunk[:n]
+            source.update(chunk[:n])
+            self.left -= n
+            return n
+
+    ftp = connect(args)
+    ftp.storbinary("STOR big.bin", Source(), blocksize=1 << 20)
+    assert os.path.getsize(os.path.join(args.home, "big.bin")) == size
+    down = hashlib.sha256()
+    count = [0]
+
+    def sink(data):
+        down.update(data)
+        count[0] += len(data)
+
+    ftp.retrbinary("RETR big.bin", sink, blocksize=1 << 20)
+    assert count[0] == size, count[0]
+    assert down.hexdigest() == source.hexdigest()
+    ftp.quit()
+
+
+def scenario_resume(args):
+    ftp = connect(args)
+    data = os.urandom(300_000)
+    # REST + RETR: the rest of the file from the offset.
+    stor_bytes(ftp, "r.bin", data)
+    out = io.BytesIO()
+    ftp.retrbinary("RETR r.bin", out.write, rest=100_000)
+    assert out.getvalue() == data[100_000:]
+    expect_error("554", ftp.retrbinary, "RETR r.bin", lambda b: None, rest=400_000)
+    # REST + STOR resumes an upload: the first part stays, the rest is written from the offset.
+    stor_bytes(ftp, "u.bin", data[:120_000])
+    stor_bytes(ftp, "u.bin", data[120_000:], rest=120_000)
+    assert retr_bytes(ftp, "u.bin") == data
+    # REST beyond the end of the file for STOR is refused, the file stays.
+    try:
+        stor_bytes(ftp, "u.bin", b"zz", rest=10_000_000)
+        raise AssertionError("REST past the end accepted")
+    except ftplib.error_perm:
+        pass
+    assert retr_bytes(ftp, "u.bin") == data
+    # APPE appends, and creates a missing file.
+    stor_bytes(ftp, "a.bin", data[:1000])
+    stor_bytes(ftp, "a.bin", data[1000:2000], cmd="APPE")
+    assert retr_bytes(ftp, "a.bin") == data[:2000]
+    stor_bytes(ftp, "new.bin", b"fresh", cmd="APPE")
+    assert retr_bytes(ftp, "new.bin") == b"fresh"
+    # STOR replaces; a REST is consumed by the next command only.
+    stor_bytes(ftp, "a.bin", b"short")
+    assert retr_bytes(ftp, "a.bin") == b"short"
+    ftp.sendcmd("REST 3")
+    ftp.sendcmd("NOOP")
+    assert retr_bytes(ftp, "a.bin") == b"short"
+    expect_error("501", ftp.sendcmd, "REST -5")
+    expect_error("501", ftp.sendcmd, "REST abc")
+    no_temporaries(args.home)
+    ftp.quit()
+
+
+def scenario_interrupted_upload(args):
+    """An upload cut off mid-way (data connection reset, control dropped) leaves the old file intact."""
+    old = os.urandom(50_000)
+    ftp = connect(args)
+    stor_bytes(ftp, "keep.bin", old)
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("STOR keep.bin")
+    conn.sendall(os.urandom(2_000_000))
+    # Reset instead of a clean close, then drop the control connection as a crashing client would.
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    conn.close()
+    drop_control(ftp)
+    time.sleep(1.0)
+    path = os.path.join(args.home, "keep.bin")
+    assert open(path, "rb").read() == old, "old file changed by an interrupted upload"
+    # A client that closes data cleanly but has lost its control connection: still no commit.
+    ftp = connect(args)
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("STOR keep.bin")
+    conn.sendall(b"partial")
+    drop_control(ftp)
+    time.sleep(0.3)
+    conn.close()
+    time.sleep(1.0)
+    assert open(path, "rb").read() == old, "old file replaced after the control connection died"
+    no_temporaries(args.home)
+    # A new session works and sees the old file.
+    ftp = connect(args)
+    assert retr_bytes(ftp, "keep.bin") == old
+    ftp.quit()
+
+
+def scenario_abort(args):
+    ftp = connect(args)
+    big = os.urandom(64 * 1024 * 1024)
+    stor_bytes(ftp, "big.bin", big)
+    # ABOR during RETR: 426 for the transfer then 226 for ABOR, and the session goes on.
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR big.bin")
+    conn.recv(65536)
+    ftp.sock.sendall(b"\xff\xf4\xff")
+    ftp.sock.sendall(b"\xf2", socket.MSG_OOB)
+    ftp.sock.sendall(b"ABOR\r\n")
+    first = ftp.getmultiline()
+    second = ftp.getmultiline()
+    conn.close()
+    assert first.startswith("426") and second.startswith("226"), (first, second)
+    assert ftp.sendcmd("NOOP").startswith("200")
+    # ABOR during STOR: the previous file stays, no temporary is left.
+    old = b"previous version"
+    stor_bytes(ftp, "doc.txt", old)
+    conn = ftp.transfercmd("STOR doc.txt")
+    conn.sendall(os.urandom(1_000_000))
+    ftp.sock.sendall(b"ABOR\r\n")
+    first = ftp.getmultiline()
+    second = ftp.getmultiline()
+    conn.close()
+    assert first.startswith("426") and second.startswith("226"), (first, second)
+    assert open(os.path.join(args.home, "doc.txt"), "rb").read() == old
+    no_temporaries(args.home)
+    # ABOR with no transfer.
+    assert ftp.sendcmd("ABOR")[:3] in ("225", "226")
+    # STAT during a transfer answers at once.
+    assert retr_bytes(ftp, "doc.txt") == old
+    ftp.quit()
+
+
+def scenario_active_mode(args):
+    ftp = connect(args)
+    ftp.set_pasv(False)
+    data = os.urandom(200_000)
+    stor_bytes(ftp, "act.bin", data)
+    assert retr_bytes(ftp, "act.bin") == data
+    assert ftp.nlst() == ["act.bin"]
+    # EPRT explicitly.
+    ftp.af = socket.AF_INET
+    sock = socket.create_server(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    assert ftp.sendcmd(f"EPRT |1|127.0.0.1|{port}|").startswith("200")
+    ftp.sendcmd("TYPE I")
+    ftp.putcmd("RETR act.bin")
+    conn, _ = sock.accept()
+    received = b""
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    conn.close()
+    assert ftp.getresp().startswith("150") or True
+    ftp.voidresp()
+    assert received == data
+    # SECURITY: no FTP bounce: another host or a privileged port is refused.
+    expect_error("504", ftp.sendcmd, "PORT 127,0,0,2,31,144")
+    expect_error("504", ftp.sendcmd, "PORT 127,0,0,1,0,21")
+    expect_error("504", ftp.sendcmd, "EPRT |1|10.1.2.3|6000|")
+    expect_error("501", ftp.sendcmd, "PORT 127,0,0,1,300,1")
+    expect_error("501", ftp.sendcmd, "PORT 1,2,3")
+    expect_error("522", ftp.sendcmd, "EPRT |2|::1|6000|")
+    expect_error("501", ftp.sendcmd, "EPRT garbage")
+    ftp.quit()
+
+
+def scenario_passive_modes(args):
+    ftp = connect(args)
+    stor_bytes(ftp, "p.bin", b"abc")
+    reply = ftp.sendcmd("EPSV")
+    assert reply.startswith("229 Entering Extended Passive Mode (|||"), reply
+    ftp.sendcmd("ABOR")
+    expect_error("522", ftp.sendcmd, "EPSV 2")
+    # PASV reply in the parenthesised form.
+    reply = ftp.sendcmd("PASV")
+    assert reply.startswith("227 Entering Passive Mode (127,0,0,1,"), reply
+    # The next PASV replaces the previous listener; transfers work with the last one.
+    assert retr_bytes(ftp, "p.bin") == b"abc"
+    # EPSV ALL: afterwards PASV/PORT/EPRT are refused, EPSV works.
+    assert ftp.sendcmd("EPSV ALL").startswith("200")
+    expect_error("503", ftp.sendcmd, "PASV")
+    expect_error("503", ftp.sendcmd, "PORT 127,0,0,1,100,100")
+    ftp.af = socket.AF_INET6  # makes ftplib use EPSV
+    assert retr_bytes(ftp, "p.bin") == b"abc"
+    # A transfer command without PASV/PORT first.
+    ftp2 = connect(args)
+    expect_error("425", ftp2.sendcmd, "RETR p.bin")
+    ftp2.quit()
+    ftp.quit()
+
+
+def scenario_passive_other_host(args):
+    """SECURITY: a data connection to a PASV port from another address (127.0.0.2) is refused."""
+    ftp = connect(args)
+    stor_bytes(ftp, "secret.bin", b"top secret")
+    ftp.voidcmd("TYPE I")
+    reply = ftp.sendcmd("EPSV")
+    port = int(reply.split("|||")[1].split("|")[0])
+    thief = socket.socket()
+    thief.settimeout(5)
+    thief.bind(("127.0.0.2", 0))
+    thief.connect(("127.0.0.1", port))
+    stolen = b""
+    try:
+        ftp.putcmd("RETR secret.bin")
+        # The thief is closed at once and gets nothing.
+        while True:
+            chunk = thief.recv(1024)
+            if not chunk:
+                break
+            stolen += chunk
+    except (ConnectionResetError, socket.timeout):
+        pass
+    thief.close()
+    assert stolen == b"", stolen
+    # The real client can still connect and gets the file.
+    real = socket.create_connection(("127.0.0.1", port), timeout=10)
+    assert ftp.getresp().startswith("150")
+    data = b""
+    while True:
+        chunk = real.recv(1024)
+        if not chunk:
+            break
+        data += chunk
+    real.close()
+    ftp.voidresp()
+    assert data == b"top secret"
+    ftp.quit()
+
+
+def scenario_pasv_never_connect(args):
+    """A PASV that nobody connects to times out (dataConnectionTimeout is short in this test)."""
+    ftp = connect(args)
+    stor_bytes(ftp, "f.bin", b"x")
+    for _ in range(20):
+        ftp.sendcmd("PASV")
+    reply = ftp.sendcmd("EPSV")
+    port = int(reply.split("|||")[1].split("|")[0])
+    ftp.putcmd("RETR f.bin")
+    resp = ftp.getresp() if False else None
+    try:
+        resp = ftp.getmultiline()
+    except ftplib.all_errors as e:
+        resp = str(e)
+    assert resp.startswith("425"), resp
+    # The listener is gone.
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.close()
+        raise AssertionError("passive port still open after timeout")
+    except (ConnectionRefusedError, socket.timeout):
+        pass
+    assert ftp.sendcmd("NOOP").startswith("200")
+    ftp.quit()
+
+
+# --- jail ----------------------------------------------------------------------------------------
+
+
+def scenario_jail(args):
+    other_home = os.path.join(args.data, "homes", "bob")
+    with open(os.path.join(other_home, "bob-private.txt"), "w") as f:
+        f.write("bob's secret")
+    # Links placed in the home by someone else: to /etc, to another home, to a file outside, inside-only.
+    os.symlink("/etc", os.path.join(args.home, "etc-link"))
+    os.symlink(other_home, os.path.join(args.home, "bob-link"))
+    os.symlink("/etc/passwd", os.path.join(args.home, "passwd-link"))
+    os.symlink("../../../../../../etc", os.path.join(args.home, "relative-escape"))
+    os.mkdir(os.path.join(args.home, "real"))
+    with open(os.path.join(args.home, "real", "inside.txt"), "w") as f:
+        f.write("inside")
+    os.symlink("real", os.path.join(args.home, "good-link"))
+    os.symlink(os.path.join(os.path.realpath(args.home), "real", "inside.txt"), os.path.join(args.home, "abs-inside"))
+
+    ftp = connect(args)
+    ftp.cwd("../..")
+    assert ftp.pwd() == "/"
+    ftp.cwd("/../../..")
+    assert ftp.pwd() == "/"
+    lines = []
+    ftp.retrlines("LIST", lines.append)
+    names = {line.split(" ")[-1] for line in lines}
+    assert "bob-private.txt" not in " ".join(lines)
+    for path in ["../bob/bob-private.txt", "/../../etc/passwd", "../../../../etc/passwd", "/../bob/bob-private.txt",
+                 "..\\..\\etc\\passwd", "etc-link/passwd", "bob-link/bob-private.txt", "passwd-link",
+                 "relative-escape/passwd", "/etc/passwd"]:
+        expect_error("550", retr_bytes, ftp, path)
+    for path in ["etc-link", "bob-link", "relative-escape", "../bob", "/etc"]:
+        expect_error("550", ftp.cwd, path)
+        assert ftp.pwd() == "/"
+    expect_error("550", ftp.nlst, "etc-link")
+    expect_error("550", lambda: list(ftp.mlsd("bob-link")))
+    expect_error("550", ftp.sendcmd, "SIZE passwd-link")
+    expect_error("550", ftp.sendcmd, "MLST etc-link/passwd")
+    expect_error("550", ftp.sendcmd, "STAT etc-link")
+    # Writes through links that leave the home are refused and leave nothing outside.
+    expect_error("550", stor_bytes, ftp, "bob-link/planted.txt", b"evil")
+    assert not os.path.exists(os.path.join(other_home, "planted.txt"))
+    expect_error("550", ftp.mkd, "bob-link/newdir")
+    assert not os.path.exists(os.path.join(other_home, "newdir"))
+    expect_error("550", ftp.sendcmd, "RNFR bob-link/bob-private.txt")
+    expect_error("550", ftp.delete, "bob-link/bob-private.txt")
+    assert os.path.exists(os.path.join(other_home, "bob-private.txt"))
+    # Renaming something of ours into another home through a link is refused.
+    stor_bytes(ftp, "mine.txt", b"mine")
+    ftp.sendcmd("RNFR mine.txt")
+    expect_error("550", ftp.sendcmd, "RNTO bob-link/mine.txt")
+    assert not os.path.exists(os.path.join(other_home, "mine.txt"))
+    # Deleting a link removes the link, never its target.
+    ftp.delete("passwd-link")
+    assert os.path.exists("/etc/passwd")
+    # Links that stay inside the home work.
+    assert retr_bytes(ftp, "good-link/inside.txt") == b"inside"
+    assert retr_bytes(ftp, "abs-inside") == b"inside"
+    ftp.cwd("good-link")
+    assert ftp.nlst() == ["inside.txt"]
+    ftp.cwd("/")
+    # NUL, over-long names.
+    expect_error("501", ftp.sendcmd, "RETR a\x00b")
+    expect_error("553", ftp.sendcmd, "MKD " + "n" * 256)
+    assert ftp.mkd("n" * 255).endswith("n" * 255)
+    # Temporary upload names are not addressable.
+    expect_error("550", ftp.sendcmd, "SIZE .ferry-upload-abc")
+    ftp.quit()
+    # The other user never sees alice's files and vice versa.
+    bob = connect(args, user="bob", password="bob-secret")
+    assert "mine.txt" not in bob.nlst()
+    expect_error("550", retr_bytes, bob, "../alice/mine.txt")
+    bob.quit()
+
+
+def scenario_hostile_input(args):
+    ftp = connect(args)
+    # A huge line gets 500 and the session lives.
+    ftp.sock.sendall(b"NOOP " + b"A" * 100_000 + b"\r\n")
+    assert ftp.getmultiline().startswith("500")
+    assert ftp.sendcmd("NOOP").startswith("200")
+    # A pipelined burst of commands is answered in order.
+    ftp.sock.sendall(b"NOOP\r\n" * 50 + b"PWD\r\n")
+    for _ in range(50):
+        assert ftp.getmultiline().startswith("200")
+    assert ftp.getmultiline().startswith("257")
+    # Bare LF line endings are accepted.
+    ftp.sock.sendall(b"NOOP\n")
+    assert ftp.getmultiline().startswith("200")
+    # Empty line and garbage.
+    ftp.sock.sendall(b"\r\n")
+    assert ftp.getmultiline().startswith("500")
+    ftp.sock.sendall(b"\x01\x02\x03\r\n")
+    assert ftp.getmultiline().startswith("500")
+    # Invalid UTF-8 in a name does not crash the session.
+    ftp.sock.sendall(b"CWD \xff\xfe\r\n")
+    assert ftp.getmultiline()[:3] in ("550", "501")
+    assert ftp.sendcmd("NOOP").startswith("200")
+    ftp.quit()
+    # A client that connects and vanishes mid-command, and one that drops mid-transfer.
+    s = socket.create_connection((args.host, args.port), timeout=5)
+    s.recv(100)
+    s.sendall(b"USER ali")
+    s.close()
+    ftp = connect(args)
+    stor_bytes(ftp, "big.bin", os.urandom(32 * 1024 * 1024))
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR big.bin")
+    conn.recv(1000)
+    conn.close()
+    ftp.sock.close()
+    # The server is fine.
+    ftp = connect(args)
+    assert ftp.size("big.bin") == 32 * 1024 * 1024
+    ftp.quit()
+
+
+def scenario_idle_timeout(args):
+    ftp = connect(args)
+    time.sleep(float(args.settings.get("wait", "2.5")))
+    line = ftp.getline()
+    assert line.startswith("421"), line
+
+
+def scenario_concurrent(args):
+    """20 clients of three users at once, each uploading then downloading its own files."""
+    users = [("alice", "alice-secret"), ("bob", "bob-secret"), ("carol", "carol-secret")]
+    errors = []
+
+    def worker(index):
+        try:
+            user, password = users[index % len(users)]
+            ftp = connect(args, user=user, password=password)
+            data = os.urandom(512 * 1024 + index)
+            name = f"c-{index}.bin"
+            stor_bytes(ftp, name, data)
+            for _ in range(3):
+                assert retr_bytes(ftp, name) == data
+            lines = ftp.nlst()
+            assert name in lines
+            ftp.quit()
+            home = os.path.join(args.data, "homes", user)
+            assert open(os.path.join(home, name), "rb").read() == data
+        except Exception as e:  # noqa: BLE001 - collected and reported
+            errors.append(f"worker {index}: {e!r}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+
+
+def scenario_ipv6(args):
+    ftp = ftplib.FTP(timeout=TIMEOUT)
+    ftp.connect("::1", args.port)
+    ftp.login(args.user, args.password)
+    data = os.urandom(100_000)
+    stor_bytes(ftp, "v6.bin", data)  # ftplib uses EPSV on IPv6
+    assert retr_bytes(ftp, "v6.bin") == data
+    expect_error("522", ftp.sendcmd, "PASV")
+    expect_error("522", ftp.sendcmd, "EPSV 1")
+    ftp.set_pasv(False)  # EPRT |2|::1|port|
+    assert retr_bytes(ftp, "v6.bin") == data
+    ftp.quit()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenario")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--user", default="alice")
+    parser.add_argument("--password", default="alice-secret")
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--set", action="append", default=[])
+    args = parser.parse_args()
+    args.settings = dict(item.split("=", 1) for item in args.set)
+    func = globals().get("scenario_" + args.scenario)
+    if func is None:
+        print(f"unknown scenario {args.scenario}", file=sys.stderr)
+        sys.exit(2)
+    func(args)
+    print(f"scenario {args.scenario}: ok")
+
+
+if __name__ == "__main__":
+    main()

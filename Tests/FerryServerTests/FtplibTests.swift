@@ -1,0 +1,64 @@
+import FerryServer
+import Testing
+
+/// Python's ftplib, a real client every Python install has, driven against the real server on loopback.
+/// Each scenario lives in `Clients/ftplib_scenarios.py` and checks replies and the files on disk.
+@Suite("ftplib against ferryd")
+struct FtplibTests {
+    @Test("login: good, bad and unknown user answer alike", arguments: ["login", "before_login", "too_many_failures"])
+    func login(_ scenario: String) async throws {
+        try await withServer { server in try await runFtplib(scenario, server) }
+    }
+
+    @Test(
+        "commands",
+        arguments: ["info_commands", "navigation", "listings", "utf8_and_spaces", "ascii_mode", "hostile_input"]
+    )
+    func commands(_ scenario: String) async throws {
+        try await withServer { server in try await runFtplib(scenario, server) }
+    }
+
+    @Test("transfers", arguments: ["integrity", "resume", "interrupted_upload", "abort", "active_mode", "passive_modes"])
+    func transfers(_ scenario: String) async throws {
+        try await withServer { server in try await runFtplib(scenario, server) }
+    }
+
+    @Test("a 256 MiB file survives upload and download byte for byte")
+    func largeFile() async throws {
+        try await withServer { server in try await runFtplib("large_file", server, timeout: .seconds(400)) }
+    }
+
+    @Test("the jail holds: no path or link leads out of the home")
+    func jail() async throws {
+        try await withServer { server in try await runFtplib("jail", server) }
+    }
+
+    @Test("a PASV port only accepts the control connection's address")
+    func passiveOtherHost() async throws {
+        try await withServer { server in try await runFtplib("passive_other_host", server) }
+    }
+
+    @Test("a PASV nobody connects to times out and frees its port")
+    func pasvNeverConnect() async throws {
+        try await withServer(configure: { $0.dataConnectionTimeout = .seconds(1) }) { server in
+            try await runFtplib("pasv_never_connect", server)
+        }
+    }
+
+    @Test("an idle session is closed with 421")
+    func idleTimeout() async throws {
+        try await withServer(configure: { $0.idleTimeout = .seconds(1) }) { server in
+            try await runFtplib("idle_timeout", server)
+        }
+    }
+
+    @Test("20 clients of three users upload and download at once")
+    func concurrent() async throws {
+        try await withServer { server in try await runFtplib("concurrent", server) }
+    }
+
+    @Test("IPv6: EPSV and EPRT on ::1")
+    func ipv6() async throws {
+        try await withServer(host: "::1") { server in try await runFtplib("ipv6", server) }
+    }
+}

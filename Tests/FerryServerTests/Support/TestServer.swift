@@ -1,0 +1,113 @@
+import FerryServer
+import FerryUsers
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// A real ferryd server, in process, on a port the kernel picks, with its own data folder and users.
+///
+/// Users get cheap scrypt parameters so that logins stay fast in debug builds; the hashing code path is the
+/// production one.
+final class TestServer: Sendable {
+    static let cheapHash = PasswordHashAlgorithm.scrypt(logN: 10, r: 8, p: 1)
+
+    let port: Int
+    let host: String
+    let dataDirectory: String
+    let store: UserStore
+    private let group: ServiceGroup
+    private let task: Task<Void, Error>
+    private let authenticator: Authenticator
+
+    /// Users every test server has: name and password.
+    static let defaultUsers = [("alice", "alice-secret"), ("bob", "bob-secret"), ("carol", "carol-secret")]
+
+    private init(
+        port: Int,
+        host: String,
+        dataDirectory: String,
+        store: UserStore,
+        group: ServiceGroup,
+        task: Task<Void, Error>,
+        authenticator: Authenticator
+    ) {
+        self.port = port
+        self.host = host
+        self.dataDirectory = dataDirectory
+        self.store = store
+        self.group = group
+        self.task = task
+        self.authenticator = authenticator
+    }
+
+    static func start(
+        host: String = "127.0.0.1",
+        users: [(String, String)] = TestServer.defaultUsers,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("ferry-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = 0
+        configuration.dataDirectory = directory
+        configuration.passwordAlgorithm = Self.cheapHash
+        configuration.failedLoginDelay = .milliseconds(50)
+        configure(&configuration)
+
+        var logger = Logger(label: "ferryd-test")
+        logger.logLevel = ProcessInfo.processInfo.environment["FERRY_TEST_LOG"] != nil ? .debug : .critical
+        let store = try UserStore(path: configuration.databasePath)
+        for (name, password) in users {
+            let hash = try PasswordHasher.hash(Password(password), algorithm: Self.cheapHash)
+            _ = try await store.add(name: name, passwordHash: hash)
+            try FileManager.default.createDirectory(
+                atPath: directory + "/homes/" + name,
+                withIntermediateDirectories: true
+            )
+        }
+        let authenticator = Authenticator(store: store, algorithm: Self.cheapHash, logger: logger)
+        let server = FTPServer(configuration: configuration, store: store, authenticator: authenticator, logger: logger)
+        let group = ServiceGroup(services: [server], logger: logger)
+        let task = Task { try await group.run() }
+        let address = try await server.localAddress
+        return TestServer(
+            port: address.port!,
+            host: host,
+            dataDirectory: directory,
+            store: store,
+            group: group,
+            task: task,
+            authenticator: authenticator
+        )
+    }
+
+    func home(_ user: String) -> String { self.dataDirectory + "/homes/" + user }
+
+    /// Graceful shutdown (the SIGTERM path), then the data folder is removed.
+    func stop() async {
+        await self.group.triggerGracefulShutdown()
+        _ = try? await self.task.value
+        await self.authenticator.shutdown()
+        try? FileManager.default.removeItem(atPath: self.dataDirectory)
+    }
+}
+
+/// Runs a test body against a fresh server and always stops it.
+func withServer(
+    host: String = "127.0.0.1",
+    users: [(String, String)] = TestServer.defaultUsers,
+    configure: (inout ServerConfiguration) -> Void = { _ in },
+    _ body: (TestServer) async throws -> Void
+) async throws {
+    let server = try await TestServer.start(host: host, users: users, configure: configure)
+    do {
+        try await body(server)
+    } catch {
+        await server.stop()
+        throw error
+    }
+    await server.stop()
+}
