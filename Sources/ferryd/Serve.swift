@@ -129,6 +129,6 @@ func openStore(_ options: DataOptions) throws -> UserStore {
     do {
         return try UserStore(path: options.databasePath)
     } catch {
-        throw ValidationError("cannot open the user store at \(options.databasePath): \(error)")
+        throw CLIError("cannot open the user store at \(options.databasePath): \(error)")
     }
 }

@@ -39,7 +39,7 @@ extension Ferryd.User {
         func run() async throws {
             let store = try openStore(self.dataOptions)
             if try await store.user(named: self.name) != nil {
-                throw ValidationError("user '\(self.name)' already exists")
+                throw CLIError("user '\(self.name)' already exists")
             }
             let password = try readNewPassword(fromStdin: self.passwordStdin)
             let hash = try PasswordHasher.hash(password)
@@ -64,7 +64,7 @@ extension Ferryd.User {
 
         func run() async throws {
             let store = try openStore(self.dataOptions)
-            guard try await store.user(named: self.name) != nil else { throw ValidationError("no such user '\(self.name)'") }
+            guard try await store.user(named: self.name) != nil else { throw CLIError("no such user '\(self.name)'") }
             let password = try readNewPassword(fromStdin: self.passwordStdin)
             try await store.setPasswordHash(name: self.name, hash: try PasswordHasher.hash(password))
             print("password of '\(self.name)' changed")
@@ -83,7 +83,7 @@ extension Ferryd.User {
         func run() async throws {
             let store = try openStore(self.dataOptions)
             guard let record = try await store.user(named: self.name) else {
-                throw ValidationError("no such user '\(self.name)'")
+                throw CLIError("no such user '\(self.name)'")
             }
             let bytes = try parseQuota(self.size)
             try await store.setQuota(name: self.name, bytes: bytes, files: record.quotaFiles)
@@ -105,7 +105,7 @@ extension Ferryd.User {
             do {
                 record = try await store.remove(name: self.name)
             } catch {
-                throw ValidationError(error.description)
+                throw CLIError(error.description)
             }
             let home = record.homeDirectory(dataDirectory: self.dataOptions.data)
             if self.deleteHome {
@@ -180,14 +180,14 @@ func diskUsage(of path: String) -> (bytes: Int64, files: Int) {
 func readNewPassword(fromStdin: Bool) throws -> Password {
     if fromStdin || isatty(STDIN_FILENO) == 0 {
         guard let line = readLine(strippingNewline: true), !line.isEmpty else {
-            throw ValidationError("no password on standard input")
+            throw CLIError("no password on standard input")
         }
         return Password(line)
     }
     let first = readSecret(prompt: "New password: ")
-    guard !first.isEmpty else { throw ValidationError("empty password") }
+    guard !first.isEmpty else { throw CLIError("empty password") }
     let second = readSecret(prompt: "Repeat password: ")
-    guard first == second else { throw ValidationError("the passwords do not match") }
+    guard first == second else { throw CLIError("the passwords do not match") }
     return Password(first)
 }
 
@@ -204,4 +204,10 @@ func readSecret(prompt: String) -> String {
         FileHandle.standardError.write(Data("\n".utf8))
     }
     return readLine(strippingNewline: true) ?? ""
+}
+
+/// A failure while running a command (not a usage mistake): printed as `Error: <message>`, exit code 1.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }

@@ -175,49 +175,52 @@ struct TransferJob: Sendable {
         cleanup: @escaping @Sendable () -> Void
     ) async {
         let started = NIODeadline.now()
-        defer { _ = self.context.fileIO.runIfActive(eventLoop: self.context.group.next(), cleanup) }
+        let (reply, result, bytes) = await self.transfer(body: body)
+        // Clean up (close the file, remove an uncommitted upload) before the final reply, so a client that
+        // reads 226/426 sees the disk in its final state. Not cancellable: it must run after an ABOR too.
+        _ = try? await self.context.fileIO.runIfActive(eventLoop: self.context.group.next(), cleanup).get()
+        await self.reply(reply)
+        let milliseconds = (NIODeadline.now() - started).nanoseconds / 1_000_000
+        self.logger.info(
+            "transfer",
+            metadata: [
+                "command": "\(self.command)", "path": "\(self.path)", "bytes": "\(bytes)",
+                "ms": "\(milliseconds)", "result": "\(result)",
+            ]
+        )
+    }
+
+    /// Opens the data connection and runs the body; returns the final reply, a result for the log and the bytes.
+    private func transfer(
+        body: @escaping @Sendable (TransferJob, DataStream) async throws -> Int64
+    ) async -> (FTPReply, String, Int64) {
         let data: DataChannel
         do {
             data = try await self.connect()
         } catch {
-            self.logger.info("data connection failed", metadata: ["error": "\(error)"])
-            await self.reply(.cannotOpenDataConnection, "Cannot open data connection.")
-            return
+            return (FTPReply(.cannotOpenDataConnection, "Cannot open data connection."), "no data connection: \(error)", 0)
         }
-        var result = "ok"
-        var bytes: Int64 = 0
         do {
             let channel = data.channel
             // executeThenClose finishes the async wrapper and closes the connection whatever happens.
-            bytes = try await data.executeThenClose { inbound, _ in
+            let bytes = try await data.executeThenClose { inbound, _ in
                 try await withTaskCancellationHandler {
                     try await body(self, DataStream(channel: channel, inbound: inbound))
                 } onCancel: {
                     channel.close(promise: nil)
                 }
             }
-            await self.reply(.closingDataConnection, "Transfer complete.")
+            return (FTPReply(.closingDataConnection, "Transfer complete."), "ok", bytes)
         } catch {
-            bytes = self.progress.withLockedValue { $0 }
+            let bytes = self.progress.withLockedValue { $0 }
             if Task.isCancelled || error is CancellationError {
-                result = "aborted"
-                await self.reply(.transferAborted, "Connection closed; transfer aborted.")
+                return (FTPReply(.transferAborted, "Connection closed; transfer aborted."), "aborted", bytes)
             } else if let error = error as? JailError {
-                result = "failed: \(error)"
-                await self.reply(error.reply)
+                return (error.reply, "failed: \(error)", bytes)
             } else {
-                result = "failed: \(error)"
-                await self.reply(.transferAborted, "Data connection lost; transfer aborted.")
+                return (FTPReply(.transferAborted, "Data connection lost; transfer aborted."), "failed: \(error)", bytes)
             }
         }
-        let seconds = Double((NIODeadline.now() - started).nanoseconds) / 1e9
-        self.logger.info(
-            "transfer",
-            metadata: [
-                "command": "\(self.command)", "path": "\(self.path)", "bytes": "\(bytes)",
-                "seconds": "\(Int(seconds * 1000) / 1000).\(Int(seconds * 1000) % 1000)", "result": "\(result)",
-            ]
-        )
     }
 
     private func connect() async throws -> DataChannel {

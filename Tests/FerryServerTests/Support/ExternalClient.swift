@@ -84,8 +84,13 @@ func runFtplib(
 }
 
 /// Runs curl with a time limit.
-func curl(_ arguments: [String], timeout: Duration = .seconds(120)) async throws -> ProcessResult {
-    try await runProcess("curl", ["--silent", "--show-error", "--max-time", "100"] + arguments, timeout: timeout)
+func curl(_ arguments: [String], stdin: Data? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessResult {
+    try await runProcess(
+        "curl",
+        ["--silent", "--show-error", "--max-time", "100"] + arguments,
+        stdin: stdin,
+        timeout: timeout
+    )
 }
 
 private func readToEnd(_ handle: FileHandle) async -> Data {
