@@ -49,7 +49,8 @@ public enum ByteSize {
         guard bytes >= 1024 else { return "\(bytes) B" }
         var value = Double(bytes)
         var index = 0
-        while value >= 1024 && index < units.count - 1 {
+        // Round before choosing the unit, so 1048575 bytes is "1.0 MiB", not "1024.0 KiB".
+        while (value * 10).rounded() / 10 >= 1024 && index < units.count - 1 {
             value /= 1024
             index += 1
         }

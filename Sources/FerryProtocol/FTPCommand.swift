@@ -47,11 +47,15 @@ public enum FTPCommand: Hashable, Sendable {
     case site(String)
 
     /// A password as typed by the client. Its description never reveals it, so a logged command is safe.
-    public struct Password: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    public struct Password: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible,
+        CustomReflectable
+    {
         public var value: String
         public init(_ value: String) { self.value = value }
         public var description: String { "******" }
         public var debugDescription: String { "******" }
+        /// No children: `dump` and debuggers show nothing of the secret.
+        public var customMirror: Mirror { Mirror(self, children: [], displayStyle: .struct) }
     }
 
     /// The verb as the client would send it, for logs and replies.
@@ -266,15 +270,18 @@ extension FTPCommand {
     /// clients send. They are dropped; what remains is the path, or nil for the current directory.
     static func listingArgument(_ argument: String?) throws(FTPCommandParseError) -> String? {
         guard let argument else { return nil }
-        var rest = Substring(argument)
+        // Scalars, not Characters: a combining mark after the space must not glue a name to the option word.
+        var rest = Substring(argument).unicodeScalars[...]
         while rest.first == "-" {
             let word = rest.prefix(while: { $0 != " " })
-            // Only words made of letters are options: "-rf" is, "-my-file.txt" is a name.
-            guard word.count >= 2, word.dropFirst().allSatisfy({ $0.isLetter }) else { break }
+            // Only words made of ASCII letters are options: "-rf" is, "-my-file.txt" is a name.
+            guard word.count >= 2, word.dropFirst().allSatisfy({ $0.properties.isAlphabetic && $0.isASCII }) else {
+                break
+            }
             rest = rest.dropFirst(word.count).drop(while: { $0 == " " })
         }
         if rest.isEmpty { return nil }
-        return try Self.validatePath(String(rest))
+        return try Self.validatePath(String(Substring(rest)))
     }
 
     static func parseType(_ argument: String) throws(FTPCommandParseError) -> TransferType {

@@ -121,12 +121,13 @@ public struct FTPReply: Hashable, Sendable, CustomStringConvertible {
 
 extension String {
     fileprivate func replacingOccurrencesOfQuote() -> String {
-        guard self.contains("\"") else { return self }
-        var out = ""
-        out.reserveCapacity(self.utf8.count + 2)
-        for ch in self {
-            if ch == "\"" { out += "\"\"" } else { out.append(ch) }
+        // Scalar by scalar: a quote followed by a combining mark is one Character but still a quote on the wire.
+        guard self.unicodeScalars.contains("\"") else { return self }
+        var out = String.UnicodeScalarView()
+        for scalar in self.unicodeScalars {
+            out.append(scalar)
+            if scalar == "\"" { out.append(scalar) }
         }
-        return out
+        return String(out)
     }
 }

@@ -18,7 +18,9 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
         self.port = port
     }
 
-    public var description: String { self.family == .ipv6 ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
+    public var description: String {
+        self.family == .ipv6 ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+    }
 
     /// RFC 959 PORT argument: `h1,h2,h3,h4,p1,p2`, each a decimal 0...255.
     public static func parsePORT(_ argument: String) throws(FTPCommandParseError) -> HostPort {

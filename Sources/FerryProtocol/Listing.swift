@@ -49,8 +49,8 @@ public struct FileFacts: Hashable, Sendable {
 
 /// The `ls -l` style used by LIST (and STAT path): the de-facto format every client parses.
 ///
-///     -rw-r--r--    1 ftp      ftp          1234 Nov 26 19:09 report.txt
-///     drwxr-xr-x    2 ftp      ftp          4096 Jan 02  2025 old
+///     -rw-r--r--    1 ftp      ftp               1234 Nov 26 19:09 report.txt
+///     drwxr-xr-x    2 ftp      ftp               4096 Jan  2  2025 old
 ///
 /// The date shows the time of day for entries modified within the last six months and the year otherwise,
 /// exactly as `ls` does, always in UTC and in English month names whatever the machine's locale.

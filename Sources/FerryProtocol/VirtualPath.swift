@@ -27,7 +27,7 @@ public struct VirtualPath: Hashable, Sendable, CustomStringConvertible, Comparab
     ///   - cwd: the session's current directory.
     public init(resolving input: String, from cwd: VirtualPath) throws(VirtualPathError) {
         guard !input.utf8.contains(0) else { throw .containsNUL }
-        var components = input.hasPrefix("/") ? [] : cwd.components
+        var components = input.unicodeScalars.first == "/" ? [] : cwd.components
         // SECURITY: split on the scalar '/', not on Characters: "/" followed by a combining mark is one
         // Character, and a component must never hide a slash that the kernel would treat as a separator.
         for scalarPart in input.unicodeScalars.split(separator: "/", omittingEmptySubsequences: true) {
@@ -77,10 +77,24 @@ public struct VirtualPath: Hashable, Sendable, CustomStringConvertible, Comparab
     /// True if `self` is `other` or lies below it.
     public func isDescendant(of other: VirtualPath) -> Bool {
         self.components.count >= other.components.count
-            && Array(self.components.prefix(other.components.count)) == other.components
+            && zip(self.components, other.components).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
     }
 
     public static func < (lhs: VirtualPath, rhs: VirtualPath) -> Bool { lhs.string < rhs.string }
+
+    // Equality is byte equality, as for the kernel: `café` composed and decomposed are two different files,
+    // although Swift's String `==` (canonical equivalence) calls them equal.
+    public static func == (lhs: VirtualPath, rhs: VirtualPath) -> Bool {
+        lhs.components.count == rhs.components.count
+            && zip(lhs.components, rhs.components).allSatisfy { $0.utf8.elementsEqual($1.utf8) }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for component in self.components {
+            hasher.combine(component.utf8.count)
+            for byte in component.utf8 { hasher.combine(byte) }
+        }
+    }
 }
 
 /// Why a client path was refused. Each maps to a reply the client gets.

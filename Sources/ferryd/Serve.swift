@@ -7,7 +7,7 @@ import Logging
 import ServiceLifecycle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Ferryd {
@@ -79,9 +79,18 @@ extension Ferryd {
                 maxConcurrentHashes: configuration.maximumConcurrentHashes,
                 logger: logger
             )
-            try await Self.createDemoUserIfEmpty(store: store, authenticator: authenticator, configuration: configuration)
+            try await Self.createDemoUserIfEmpty(
+                store: store,
+                authenticator: authenticator,
+                configuration: configuration
+            )
 
-            let server = FTPServer(configuration: configuration, store: store, authenticator: authenticator, logger: logger)
+            let server = FTPServer(
+                configuration: configuration,
+                store: store,
+                authenticator: authenticator,
+                logger: logger
+            )
             let group = ServiceGroup(
                 configuration: .init(
                     services: [.init(service: server)],

@@ -5,7 +5,7 @@ import Foundation
 import Logging
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Ferryd {
@@ -33,7 +33,9 @@ extension Ferryd.User {
         func validate() throws {
             do { try UserName.validate(self.name) } catch { throw ValidationError(error.description) }
             if let quota { _ = try parseQuota(quota) }
-            if let home, !home.hasPrefix("/") { throw ValidationError("--home must be an absolute path, got '\(home)'") }
+            if let home, !home.hasPrefix("/") {
+                throw ValidationError("--home must be an absolute path, got '\(home)'")
+            }
         }
 
         func run() async throws {
@@ -44,7 +46,12 @@ extension Ferryd.User {
             let password = try readNewPassword(fromStdin: self.passwordStdin)
             let hash = try PasswordHasher.hash(password)
             let quotaBytes = try self.quota.flatMap(parseQuota)
-            let record = try await store.add(name: self.name, passwordHash: hash, home: self.home, quotaBytes: quotaBytes)
+            let record = try await store.add(
+                name: self.name,
+                passwordHash: hash,
+                home: self.home,
+                quotaBytes: quotaBytes
+            )
             let home = record.homeDirectory(dataDirectory: self.dataOptions.data)
             if self.home == nil {
                 _ = mkdir(self.dataOptions.data + "/homes", 0o755)
@@ -137,7 +144,8 @@ extension Ferryd.User {
             for row in rows {
                 print(
                     row.enumerated().map { index, cell in
-                        index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+                        index == row.count - 1
+                            ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
                     }.joined(separator: "  ")
                 )
             }

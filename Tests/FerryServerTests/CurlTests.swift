@@ -24,14 +24,18 @@ struct CurlTests {
                 ("epsv", []), ("pasv", ["--disable-epsv"]), ("active", ["--ftp-port", "127.0.0.1"]),
             ]
             for (name, flags) in modes {
-                let upload = try await curl(self.credentials + flags + ["-T", local.path, self.url(server, "/\(name).bin")])
+                let upload = try await curl(
+                    self.credentials + flags + ["-T", local.path, self.url(server, "/\(name).bin")]
+                )
                 #expect(upload.status == 0, "\(name) upload: \(upload.stderr)")
                 let onDisk = try Data(contentsOf: URL(fileURLWithPath: server.home("alice") + "/\(name).bin"))
                 #expect(onDisk == payload, "\(name): disk copy differs")
 
                 let download = FileManager.default.temporaryDirectory.appendingPathComponent("dl-\(UUID().uuidString)")
                 defer { try? FileManager.default.removeItem(at: download) }
-                let get = try await curl(self.credentials + flags + ["-o", download.path, self.url(server, "/\(name).bin")])
+                let get = try await curl(
+                    self.credentials + flags + ["-o", download.path, self.url(server, "/\(name).bin")]
+                )
                 #expect(get.status == 0, "\(name) download: \(get.stderr)")
                 #expect(try Data(contentsOf: download) == payload, "\(name): download differs")
             }
@@ -57,8 +61,10 @@ struct CurlTests {
             #expect(FileManager.default.fileExists(atPath: server.home("alice") + "/a/b/c/file.txt"))
 
             let quote = try await curl(
-                self.credentials + ["-Q", "RNFR a/b/c/file.txt", "-Q", "RNTO a/renamed.txt", "-Q", "DELE a/renamed.txt",
-                    "--list-only", self.url(server, "/a/")]
+                self.credentials + [
+                    "-Q", "RNFR a/b/c/file.txt", "-Q", "RNTO a/renamed.txt", "-Q", "DELE a/renamed.txt",
+                    "--list-only", self.url(server, "/a/"),
+                ]
             )
             #expect(quote.status == 0, "\(quote.stderr)")
             #expect(!FileManager.default.fileExists(atPath: server.home("alice") + "/a/renamed.txt"))
@@ -69,7 +75,9 @@ struct CurlTests {
             let partial = FileManager.default.temporaryDirectory.appendingPathComponent("part-\(UUID().uuidString)")
             try content.prefix(40_000).write(to: partial)
             defer { try? FileManager.default.removeItem(at: partial) }
-            let resumed = try await curl(self.credentials + ["-C", "-", "-o", partial.path, self.url(server, "/r.bin")])
+            let resumed = try await curl(
+                self.credentials + ["-C", "-", "-o", partial.path, self.url(server, "/r.bin")]
+            )
             #expect(resumed.status == 0, "\(resumed.stderr)")
             #expect(try Data(contentsOf: partial) == content)
         }
@@ -95,7 +103,10 @@ struct CurlTests {
     @Test("IPv6 with EPSV and EPRT")
     func ipv6() async throws {
         try await withServer(host: "::1") { server in
-            let upload = try await curl(self.credentials + ["-T", "-", self.url(server, "/six.txt")], stdin: Data("v6".utf8))
+            let upload = try await curl(
+                self.credentials + ["-T", "-", self.url(server, "/six.txt")],
+                stdin: Data("v6".utf8)
+            )
             #expect(upload.status == 0, "\(upload.stderr)")
             let active = try await curl(self.credentials + ["--ftp-port", "::1", self.url(server, "/six.txt")])
             #expect(active.status == 0 && active.stdout == "v6", "\(active.stderr)")

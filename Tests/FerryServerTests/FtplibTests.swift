@@ -18,7 +18,10 @@ struct FtplibTests {
         try await withServer { server in try await runFtplib(scenario, server) }
     }
 
-    @Test("transfers", arguments: ["integrity", "resume", "interrupted_upload", "abort", "active_mode", "passive_modes"])
+    @Test(
+        "transfers",
+        arguments: ["integrity", "resume", "interrupted_upload", "abort", "active_mode", "passive_modes"]
+    )
     func transfers(_ scenario: String) async throws {
         try await withServer { server in try await runFtplib(scenario, server) }
     }

@@ -76,15 +76,39 @@ final class ActivationHandler: ChannelInboundHandler, RemovableChannelHandler, S
 }
 
 /// A listener opened by PASV or EPSV that accepts exactly one connection, from the control connection's peer.
+///
+/// The accepted connection is wrapped in its async form inside the channel initializer (it must be), so it has to
+/// be finished by someone whatever happens: handed to the transfer, or closed here when the listener is dropped,
+/// times out, or a late connection arrives after that. The small state machine below decides which.
 final class PassiveListener: Sendable {
+    private enum State {
+        /// Listening, nobody accepted yet.
+        case waiting
+        /// A connection from the right peer is being set up.
+        case accepting
+        /// The connection is active and in the promise.
+        case delivered
+        /// A transfer took the connection.
+        case consumed
+        /// Timed out or dropped; a late connection is closed at once.
+        case closed
+    }
+
     let port: Int
     private let serverChannel: Channel
     private let accepted: EventLoopPromise<DataChannel>
+    private let state: NIOLockedValueBox<State>
 
-    private init(port: Int, serverChannel: Channel, accepted: EventLoopPromise<DataChannel>) {
+    private init(
+        port: Int,
+        serverChannel: Channel,
+        accepted: EventLoopPromise<DataChannel>,
+        state: NIOLockedValueBox<State>
+    ) {
         self.port = port
         self.serverChannel = serverChannel
         self.accepted = accepted
+        self.state = state
     }
 
     /// Opens a listener on `localAddress`'s IP, on a port from `ports` (or any port).
@@ -98,7 +122,7 @@ final class PassiveListener: Sendable {
     ) async throws -> PassiveListener {
         let eventLoop = group.next()
         let accepted = eventLoop.makePromise(of: DataChannel.self)
-        let taken = NIOLockedValueBox(false)
+        let state = NIOLockedValueBox(State.waiting)
         let peerIP = expectedPeer.ipAddress
         let bootstrap = ServerBootstrap(group: eventLoop)
             .serverChannelOption(.backlog, value: 8)
@@ -107,9 +131,10 @@ final class PassiveListener: Sendable {
             .childChannelInitializer { child in
                 // SECURITY: only the client that asked may connect (no data connection theft), and only once.
                 guard child.remoteAddress?.ipAddress == peerIP,
-                    taken.withLockedValue({ wasTaken in
-                        defer { wasTaken = true }
-                        return !wasTaken
+                    state.withLockedValue({ state in
+                        guard case .waiting = state else { return false }
+                        state = .accepting
+                        return true
                     })
                 else {
                     return child.eventLoop.makeFailedFuture(DataConnectionError.refused("unexpected peer"))
@@ -118,7 +143,18 @@ final class PassiveListener: Sendable {
                     let channel = try settings.configure(child)
                     // Hand the connection over only once it is active: the initializer runs before that.
                     try child.pipeline.syncOperations.addHandler(
-                        ActivationHandler { accepted.succeed(channel) },
+                        ActivationHandler {
+                            let deliver = state.withLockedValue { state in
+                                guard case .accepting = state else { return false }
+                                state = .delivered
+                                return true
+                            }
+                            if deliver {
+                                accepted.succeed(channel)
+                            } else {
+                                Self.finish(channel)
+                            }
+                        },
                         position: .first
                     )
                 }
@@ -139,12 +175,11 @@ final class PassiveListener: Sendable {
                 let listener = PassiveListener(
                     port: channel.localAddress?.port ?? port,
                     serverChannel: channel,
-                    accepted: accepted
+                    accepted: accepted,
+                    state: state
                 )
                 // Nobody connects within the limit: give up and free the port.
-                let timeout = eventLoop.scheduleTask(in: acceptTimeout) {
-                    accepted.fail(DataConnectionError.timedOut)
-                }
+                let timeout = eventLoop.scheduleTask(in: acceptTimeout) { listener.close(reason: .timedOut) }
                 accepted.futureResult.whenComplete { _ in
                     timeout.cancel()
                     channel.close(promise: nil)
@@ -158,19 +193,33 @@ final class PassiveListener: Sendable {
         throw lastError
     }
 
-    /// Waits for the client's connection (or the timeout). The listener closes either way.
+    /// Waits for the client's connection (or the timeout) and takes it for a transfer.
     func connection() async throws -> DataChannel {
-        try await self.accepted.futureResult.get()
+        let channel = try await self.accepted.futureResult.get()
+        self.state.withLockedValue { $0 = .consumed }
+        return channel
     }
 
-    /// Closes the listener and any connection it accepted but nobody used.
-    func close() {
-        self.accepted.fail(DataConnectionError.refused("superseded"))
-        self.serverChannel.close(promise: nil)
-        self.accepted.futureResult.whenSuccess { channel in
-            // The async wrapper must be finished, not just dropped.
-            Task { try? await channel.executeThenClose { _, _ in } }
+    /// Closes the listener and any connection it accepted that no transfer took.
+    func close(reason: DataConnectionError = .refused("superseded")) {
+        let previous = self.state.withLockedValue { state in
+            defer { if case .consumed = state {} else { state = .closed } }
+            return state
         }
+        self.serverChannel.close(promise: nil)
+        switch previous {
+        case .waiting, .accepting:
+            self.accepted.fail(reason)
+        case .delivered:
+            self.accepted.futureResult.whenSuccess { Self.finish($0) }
+        case .consumed, .closed:
+            break
+        }
+    }
+
+    /// Closes a connection nobody will use. The async wrapper must be finished, not just dropped.
+    private static func finish(_ channel: DataChannel) {
+        Task { try? await channel.executeThenClose { _, _ in } }
     }
 }
 

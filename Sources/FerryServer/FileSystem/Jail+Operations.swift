@@ -3,9 +3,9 @@ import FerryProtocol
 import NIOConcurrencyHelpers
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The blocking file operations of a session, each resolved through the jail. Run on a thread pool.
@@ -243,8 +243,7 @@ final class PendingUpload: @unchecked Sendable {
     let previousSize: Int64?
     private let finished = NIOLockedValueBox(false)
 
-    init(directory: CInt, temporaryName: String, finalName: String, fd: CInt, path: VirtualPath, previousSize: Int64?)
-    {
+    init(directory: CInt, temporaryName: String, finalName: String, fd: CInt, path: VirtualPath, previousSize: Int64?) {
         self.directory = directory
         self.temporaryName = temporaryName
         self.finalName = finalName

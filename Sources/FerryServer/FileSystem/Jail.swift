@@ -2,11 +2,11 @@ import CFerrySystem
 import FerryProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The one gate between a virtual path and the disk: every file operation of a session goes through here.
@@ -112,8 +112,10 @@ struct Jail: Sendable {
                     pending.append(contentsOf: inside.reversed())
                 } else {
                     pending.append(
-                        contentsOf: target.unicodeScalars.split(separator: "/").map { String(String.UnicodeScalarView($0)) }
-                            .reversed()
+                        contentsOf: target.unicodeScalars.split(separator: "/").map {
+                            String(String.UnicodeScalarView($0))
+                        }
+                        .reversed()
                     )
                 }
                 continue

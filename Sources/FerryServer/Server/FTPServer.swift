@@ -6,7 +6,7 @@ import NIOPosix
 import ServiceLifecycle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The FTP server as a ServiceLifecycle service: `run()` accepts sessions until a graceful shutdown

@@ -23,7 +23,10 @@ extension Session {
             self.epsvAllOnly = true
             await self.reply(.commandOK, "EPSV ALL ok.")
         case .networkProtocol(let number) where number != self.controlProtocolNumber:
-            await self.reply(.unsupportedNetworkProtocol, "Network protocol not supported, use (\(self.controlProtocolNumber))")
+            await self.reply(
+                .unsupportedNetworkProtocol,
+                "Network protocol not supported, use (\(self.controlProtocolNumber))"
+            )
         case .any, .networkProtocol:
             guard let listener = await self.openPassiveListener() else { return }
             await self.reply(.enteringExtendedPassiveMode, HostPort.epsvReplyText(port: listener.port))
@@ -38,7 +41,10 @@ extension Session {
         }
         let targetProtocol = target.family == .ipv4 ? 1 : 2
         if extended && targetProtocol != self.controlProtocolNumber {
-            await self.reply(.unsupportedNetworkProtocol, "Network protocol not supported, use (\(self.controlProtocolNumber))")
+            await self.reply(
+                .unsupportedNetworkProtocol,
+                "Network protocol not supported, use (\(self.controlProtocolNumber))"
+            )
             return
         }
         guard let address = try? SocketAddress(ipAddress: target.host, port: target.port) else {
@@ -49,7 +55,10 @@ extension Session {
         // privileged port (RFC 2577).
         guard Self.sameHost(address, self.peer), target.port >= 1024 else {
             self.logger.warning("refused PORT to another host or privileged port", metadata: ["target": "\(target)"])
-            await self.reply(.parameterNotImplemented, "Data connections go only to your own address, port 1024 or above.")
+            await self.reply(
+                .parameterNotImplemented,
+                "Data connections go only to your own address, port 1024 or above."
+            )
             return
         }
         self.dropDataSetup()

@@ -2,7 +2,7 @@ import FerryProtocol
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// LIST, NLST, MLSD (over the data connection), MLST and STAT path (over the control connection).
@@ -32,7 +32,11 @@ extension Session {
         }
         let lines = self.listingLines(format: format, argument: text, path: path, target: target, entries: entries)
         guard let setup = await self.takeDataSetup() else { return }
-        let job = self.transferJob(setup: setup, command: format == .machine ? "MLSD" : format == .names ? "NLST" : "LIST", path: path)
+        let job = self.transferJob(
+            setup: setup,
+            command: format == .machine ? "MLSD" : format == .names ? "NLST" : "LIST",
+            path: path
+        )
         self.startTransfer(job) { job, data in
             await job.reply(.fileStatusOK, "Here comes the directory listing.")
             var buffer = data.channel.allocator.buffer(capacity: lines.reduce(0) { $0 + $1.utf8.count + 2 })
@@ -44,7 +48,8 @@ extension Session {
             try await data.channel.writeAndFlush(IOData.byteBuffer(buffer))
             job.progress.withLockedValue { $0 = count }
             return count
-        } cleanup: {}
+        } cleanup: {
+        }
     }
 
     func listingLines(
@@ -83,7 +88,11 @@ extension Session {
         guard let path = await self.resolve(text ?? ".") else { return }
         guard var facts = await self.withJail({ jail throws(JailError) in try jail.facts(at: path) }) else { return }
         facts.name = path.string
-        let line = MLSFormat.line(for: facts, facts: self.mlstFacts, role: path == self.cwd ? .currentDirectory : .entry)
+        let line = MLSFormat.line(
+            for: facts,
+            facts: self.mlstFacts,
+            role: path == self.cwd ? .currentDirectory : .entry
+        )
         await self.reply(FTPReply(.fileActionOK, lines: ["Listing \(path)", " " + line, "End"]))
     }
 

@@ -2,7 +2,7 @@ import FerryProtocol
 import FerryUsers
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// USER, PASS, QUIT.

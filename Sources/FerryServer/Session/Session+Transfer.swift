@@ -5,7 +5,7 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A transfer running on the data connection while the session keeps reading commands.
@@ -20,7 +20,10 @@ struct RunningTransfer {
 extension Session {
     func handleREST(_ offset: Int64) async {
         self.restartOffset = offset
-        await self.reply(.pendingFurtherInformation, "Restarting at \(offset). Send STOR or RETR to start the transfer.")
+        await self.reply(
+            .pendingFurtherInformation,
+            "Restarting at \(offset). Send STOR or RETR to start the transfer."
+        )
     }
 
     func handleDuringTransfer(_ command: FTPCommand, _ transfer: RunningTransfer) async {
@@ -47,10 +50,15 @@ extension Session {
         guard let path = await self.resolve(text) else { return }
         let offset = self.restartOffset
         self.restartOffset = 0
-        guard let file = await self.withJail({ jail throws(JailError) in try jail.openForReading(path) }) else { return }
+        guard let file = await self.withJail({ jail throws(JailError) in try jail.openForReading(path) }) else {
+            return
+        }
         guard offset <= file.size else {
             close(file.fd)
-            await self.reply(.invalidRestart, "REST offset \(offset) is beyond the end of the file (\(file.size) bytes).")
+            await self.reply(
+                .invalidRestart,
+                "REST offset \(offset) is beyond the end of the file (\(file.size) bytes)."
+            )
             return
         }
         guard let setup = await self.takeDataSetup() else {
@@ -198,7 +206,9 @@ struct TransferJob: Sendable {
         do {
             data = try await self.connect()
         } catch {
-            return (FTPReply(.cannotOpenDataConnection, "Cannot open data connection."), "no data connection: \(error)", 0)
+            return (
+                FTPReply(.cannotOpenDataConnection, "Cannot open data connection."), "no data connection: \(error)", 0
+            )
         }
         do {
             let channel = data.channel
@@ -218,7 +228,9 @@ struct TransferJob: Sendable {
             } else if let error = error as? JailError {
                 return (error.reply, "failed: \(error)", bytes)
             } else {
-                return (FTPReply(.transferAborted, "Data connection lost; transfer aborted."), "failed: \(error)", bytes)
+                return (
+                    FTPReply(.transferAborted, "Data connection lost; transfer aborted."), "failed: \(error)", bytes
+                )
             }
         }
     }
@@ -240,7 +252,13 @@ struct TransferJob: Sendable {
 
     /// Sends `[offset, end)` of a file. Binary transfers use sendfile (zero copy); ASCII ones convert LF to
     /// CRLF in chunks.
-    func sendFile(fd: CInt, from offset: Int64, to end: Int64, type: TransferType, over data: DataStream) async throws
+    func sendFile(
+        fd: CInt,
+        from offset: Int64,
+        to end: Int64,
+        type: TransferType,
+        over data: DataStream
+    ) async throws
         -> Int64
     {
         if type == .image {

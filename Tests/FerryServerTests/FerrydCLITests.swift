@@ -1,0 +1,148 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The `ferryd` executable as an operator uses it: user administration, first start, and SIGTERM.
+@Suite("ferryd command line")
+struct FerrydCLITests {
+    /// The `ferryd` binary built beside the test bundle.
+    static let ferryd = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        .appendingPathComponent("ferryd").path
+
+    func temporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ferryd-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    func ferryd(_ arguments: [String], stdin: String? = nil) async throws -> ProcessResult {
+        try await runProcess(Self.ferryd, arguments, stdin: stdin.map { Data($0.utf8) })
+    }
+
+    @Test("user add, list, quota, passwd, remove, with clear errors")
+    func userAdministration() async throws {
+        let data = try self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+
+        let add = try await self.ferryd(
+            ["user", "add", "alice", "--data", data, "--password-stdin", "--quota", "10MiB"],
+            stdin: "s3cret\n"
+        )
+        #expect(add.status == 0, "\(add.stderr)")
+        #expect(FileManager.default.fileExists(atPath: data + "/homes/alice"))
+        let database = try String(contentsOfFile: data + "/ferry.sqlite", encoding: .isoLatin1)
+        #expect(!database.contains("s3cret"), "password stored in clear")
+
+        let duplicate = try await self.ferryd(
+            ["user", "add", "alice", "--data", data, "--password-stdin"],
+            stdin: "x\n"
+        )
+        #expect(duplicate.status != 0 && duplicate.stderr.contains("already exists"), "\(duplicate.stderr)")
+        for bad in ["a/b", "..", ".hidden", String(repeating: "x", count: 65)] {
+            let result = try await self.ferryd(["user", "add", bad, "--data", data, "--password-stdin"], stdin: "x\n")
+            #expect(result.status != 0, "name \(bad) accepted")
+        }
+        let badSize = try await self.ferryd(["user", "quota", "alice", "12 parsecs", "--data", data])
+        #expect(badSize.status != 0 && badSize.stderr.contains("invalid size"), "\(badSize.stderr)")
+        let unknown = try await self.ferryd(["user", "quota", "nobody", "1GB", "--data", data])
+        #expect(unknown.status != 0 && unknown.stderr.contains("no such user 'nobody'"), "\(unknown.stderr)")
+
+        let quota = try await self.ferryd(["user", "quota", "alice", "2GB", "--data", data])
+        #expect(quota.status == 0 && quota.stdout.contains("2000000000 bytes"), "\(quota.stdout)\(quota.stderr)")
+        try Data(count: 1234).write(to: URL(fileURLWithPath: data + "/homes/alice/f.bin"))
+        let list = try await self.ferryd(["user", "list", "--data", data])
+        let row = list.stdout.split(separator: "\n").first { $0.hasPrefix("alice") } ?? ""
+        #expect(row.contains("2000000000 bytes") && row.contains("1.2 KiB") && row.hasSuffix("1"), "\(list.stdout)")
+        let unlimited = try await self.ferryd(["user", "quota", "alice", "unlimited", "--data", data])
+        #expect(unlimited.status == 0)
+
+        let passwd = try await self.ferryd(
+            ["user", "passwd", "alice", "--data", data, "--password-stdin"],
+            stdin: "new\n"
+        )
+        #expect(passwd.status == 0, "\(passwd.stderr)")
+        let remove = try await self.ferryd(["user", "remove", "alice", "--data", data, "--delete-home"])
+        #expect(remove.status == 0, "\(remove.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: data + "/homes/alice"))
+        let again = try await self.ferryd(["user", "remove", "alice", "--data", data])
+        #expect(again.status != 0 && again.stderr.contains("alice"), "\(again.stderr)")
+    }
+
+    @Test("first start creates 'demo', prints its password once; SIGTERM lets a transfer finish")
+    func firstStartAndGracefulShutdown() async throws {
+        let data = try self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let port = try freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.ferryd)
+        process.arguments = ["--data", data, "--port", String(port)]
+        let out = data + "/stdout.txt"
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        var password: String?
+        for _ in 0..<300 where password == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            password = text.split(separator: "\n").first { $0.hasPrefix("demo password: ") }
+                .map { String($0.dropFirst("demo password: ".count)) }
+        }
+        let demo = try #require(password, "no demo password printed")
+        let url = "ftp://127.0.0.1:\(port)/"
+        var login: ProcessResult?
+        for _ in 0..<50 {
+            login = try await curl(["--user", "demo:\(demo)", url])
+            if login?.status == 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(login?.status == 0, "\(login?.stderr ?? "")")
+
+        // A slow download is running when SIGTERM arrives: it completes, then the server exits cleanly.
+        let payload = Data((0..<1_500_000).map { UInt8($0 % 241) })
+        try payload.write(to: URL(fileURLWithPath: data + "/homes/demo/slow.bin"))
+        let target = data + "/slow-copy.bin"
+        let slow = Task {
+            try await curl(["--user", "demo:\(demo)", "--limit-rate", "1M", "-o", target, url + "slow.bin"])
+        }
+        // Wait until bytes flow (the transfer is in flight), then send SIGTERM.
+        for _ in 0..<100 {
+            let size = (try? FileManager.default.attributesOfItem(atPath: target)[.size] as? Int) ?? 0
+            if size > 0 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        let download = try await slow.value
+        #expect(download.status == 0, "\(download.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: target)) == payload)
+        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!process.isRunning)
+        #expect(process.terminationStatus == 0)
+        // Printed once: a second start does not create or print anything.
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(text.components(separatedBy: "demo password:").count == 2)
+    }
+}
+
+/// A TCP port that was free a moment ago (for starting the real executable).
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
+    }
+    guard bound else { throw POSIXError(.EADDRINUSE) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
