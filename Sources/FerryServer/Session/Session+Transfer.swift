@@ -300,18 +300,27 @@ struct TransferJob: Sendable {
     }
 
     /// Receives the data connection into a pending upload, writing in large batches on the I/O pool.
+    ///
+    /// One batch is written while the next one is received (double buffering), so disk and network overlap.
+    /// At most one write is ever in flight, and it is always awaited before this returns or throws: the
+    /// caller's cleanup closes the descriptor, which must never happen under a running write.
     func receiveFile(into upload: PendingUpload, type: TransferType, over data: DataStream) async throws -> Int64 {
         let chunkSize = self.context.configuration.transferChunkSize
+        let fileIO = self.context.fileIO
+        let eventLoop = data.channel.eventLoop
         var decoder = ASCIIDecoder()
         var batch: [ByteBuffer] = []
         var batchBytes = 0
         var received: Int64 = 0
+        // A future, not a child task: it completes even if this task is cancelled by ABOR.
+        var inFlight: EventLoopFuture<Void>? = nil
         func flush() async throws {
             guard !batch.isEmpty else { return }
             let buffers = batch
             batch.removeAll(keepingCapacity: true)
             batchBytes = 0
-            try await self.context.fileIO.runIfActive { () throws -> Void in
+            try await inFlight?.get()
+            inFlight = fileIO.runIfActive(eventLoop: eventLoop) { () throws -> Void in
                 for buffer in buffers {
                     try buffer.withUnsafeReadableBytes { bytes throws(JailError) in try upload.write(bytes) }
                 }
@@ -329,10 +338,14 @@ struct TransferJob: Sendable {
                 batchBytes += buffer.readableBytes
                 if batchBytes >= chunkSize { try await flush() }
             }
+            try Task.checkCancellation()
+            if type == .ascii { batch.append(ByteBuffer(bytes: decoder.finish())) }
+            try await flush()
+            try await inFlight?.get()
+        } catch {
+            _ = try? await inFlight?.get()
+            throw error
         }
-        try Task.checkCancellation()
-        if type == .ascii { batch.append(ByteBuffer(bytes: decoder.finish())) }
-        try await flush()
         return received
     }
 }
