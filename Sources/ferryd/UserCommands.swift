@@ -71,7 +71,7 @@ extension Ferryd.User {
 
         func run() async throws {
             let store = try openStore(self.dataOptions)
-            guard try await store.user(named: self.name) != nil else { throw CLIError("no such user '\(self.name)'") }
+            _ = try await existingUser(self.name, in: store)
             let password = try readNewPassword(fromStdin: self.passwordStdin)
             try await store.setPasswordHash(name: self.name, hash: try PasswordHasher.hash(password))
             print("password of '\(self.name)' changed")
@@ -89,9 +89,7 @@ extension Ferryd.User {
 
         func run() async throws {
             let store = try openStore(self.dataOptions)
-            guard let record = try await store.user(named: self.name) else {
-                throw CLIError("no such user '\(self.name)'")
-            }
+            let record = try await existingUser(self.name, in: store)
             let bytes = try parseQuota(self.size)
             try await store.setQuota(name: self.name, bytes: bytes, files: record.quotaFiles)
             print("quota of '\(self.name)' set to \(formatQuota(bytes))")
@@ -151,6 +149,12 @@ extension Ferryd.User {
             }
         }
     }
+}
+
+/// The user's record, or a clear error naming the unknown user.
+func existingUser(_ name: String, in store: UserStore) async throws -> UserRecord {
+    guard let record = try await store.user(named: name) else { throw CLIError("no such user '\(name)'") }
+    return record
 }
 
 /// `unlimited` or a size.

@@ -55,6 +55,13 @@ struct FtplibTests {
         }
     }
 
+    @Test("a client that never logs in is closed with 421, even while it sends NOOPs")
+    func loginTimeout() async throws {
+        try await withServer(configure: { $0.loginTimeout = .seconds(1) }) { server in
+            try await runFtplib("login_timeout", server)
+        }
+    }
+
     @Test("20 clients of three users upload and download at once")
     func concurrent() async throws {
         try await withServer { server in try await runFtplib("concurrent", server) }

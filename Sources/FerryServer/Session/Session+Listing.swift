@@ -18,13 +18,7 @@ extension Session {
 
     func handleLIST(_ text: String?, format: ListingFormat) async {
         guard let path = await self.resolve(text ?? ".") else { return }
-        guard
-            let listing = await self.withJail({ jail throws(JailError) -> (FileFacts, [FileFacts]) in
-                let facts = try jail.facts(at: path)
-                return (facts, facts.kind == .directory ? try jail.list(path) : [])
-            })
-        else { return }
-        let (target, entries) = listing
+        guard let (target, entries) = await self.gatherListing(path) else { return }
         if format == .machine && target.kind != .directory {
             // RFC 3659 §7.2: MLSD names a directory; MLST is for single entries.
             await self.reply(.syntaxErrorInArguments, "\(path): Not a directory.")
@@ -49,6 +43,14 @@ extension Session {
             job.progress.withLockedValue { $0 = count }
             return count
         } cleanup: {
+        }
+    }
+
+    /// The entry at `path` and, if it is a directory, its entries; replies with the error otherwise.
+    private func gatherListing(_ path: VirtualPath) async -> (FileFacts, [FileFacts])? {
+        await self.withJail { jail throws(JailError) -> (FileFacts, [FileFacts]) in
+            let facts = try jail.facts(at: path)
+            return (facts, facts.kind == .directory ? try jail.list(path) : [])
         }
     }
 
@@ -99,13 +101,8 @@ extension Session {
     /// STAT path (RFC 959): a LIST of the path over the control connection.
     func handleSTAT(path text: String) async {
         guard let path = await self.resolve(text) else { return }
-        guard
-            let listing = await self.withJail({ jail throws(JailError) -> (FileFacts, [FileFacts]) in
-                let facts = try jail.facts(at: path)
-                return (facts, facts.kind == .directory ? try jail.list(path) : [])
-            })
-        else { return }
-        let lines = self.listingLines(format: .long, argument: text, path: path, target: listing.0, entries: listing.1)
+        guard let (target, entries) = await self.gatherListing(path) else { return }
+        let lines = self.listingLines(format: .long, argument: text, path: path, target: target, entries: entries)
         await self.reply(FTPReply(.fileStatus, lines: ["Status of \(path):"] + lines + ["End of status"]))
     }
 }

@@ -721,6 +721,24 @@ def scenario_idle_timeout(args):
     assert line.startswith("421"), line
 
 
+def scenario_login_timeout(args):
+    """A client that connects but never logs in is closed (loginTimeout is short in this test),
+    even if it keeps sending commands that are allowed before login."""
+    ftp = connect(args, login=False)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            reply = ftp.sendcmd("NOOP")
+        except ftplib.error_temp as e:
+            assert str(e).startswith("421"), e
+            return
+        except (EOFError, OSError):
+            return
+        assert reply.startswith("200"), reply
+        time.sleep(0.2)
+    raise AssertionError("still connected long after the login timeout")
+
+
 def scenario_concurrent(args):
     """20 clients of three users at once, each uploading then downloading its own files."""
     users = [("alice", "alice-secret"), ("bob", "bob-secret"), ("carol", "carol-secret")]
