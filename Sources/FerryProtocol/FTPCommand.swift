@@ -45,6 +45,8 @@ public enum FTPCommand: Hashable, Sendable {
     case eprt(HostPort)
     case allo
     case site(String)
+    /// `AVBL [path]`: bytes still available for uploads (draft-peterson-streamlined-ftp-command-extensions).
+    case avbl(String?)
 
     /// A password as typed by the client. Its description never reveals it, so a logged command is safe.
     public struct Password: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible,
@@ -99,6 +101,7 @@ public enum FTPCommand: Hashable, Sendable {
         case .eprt: return "EPRT"
         case .allo: return "ALLO"
         case .site: return "SITE"
+        case .avbl: return "AVBL"
         }
     }
 
@@ -245,6 +248,7 @@ extension FTPCommand {
         case "EPRT": return .eprt(try HostPort.parseEPRT(try required()))
         case "ALLO": return .allo
         case "SITE": return .site(try required())
+        case "AVBL": return .avbl(try optionalPath())
         default:
             throw FTPCommandParseError(.notImplemented, "Command \(verb.uppercased()) not implemented.")
         }

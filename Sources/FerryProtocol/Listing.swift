@@ -153,7 +153,13 @@ public enum MLSFormat {
         case parentDirectory
     }
 
-    public static func line(for facts: FileFacts, facts enabled: Set<MLSFact>, role: Role = .entry) -> String {
+    /// - Parameter extra: further `name=value` facts appended as given (e.g. the quota facts of `MLST /`).
+    public static func line(
+        for facts: FileFacts,
+        facts enabled: Set<MLSFact>,
+        role: Role = .entry,
+        extra: [(String, String)] = []
+    ) -> String {
         var out = ""
         out.reserveCapacity(96 + facts.name.utf8.count)
         for fact in MLSFact.allCases where enabled.contains(fact) {
@@ -171,6 +177,7 @@ public enum MLSFormat {
                 out += "unique=" + facts.unique + ";"
             }
         }
+        for (name, value) in extra { out += name + "=" + value + ";" }
         return out + " " + facts.name
     }
 

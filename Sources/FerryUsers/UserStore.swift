@@ -297,6 +297,39 @@ public final class UserStore: Sendable {
         return record
     }
 
+    // MARK: Server-wide settings
+
+    /// The quota given to new users when none is named: bytes and files, nil meaning unlimited.
+    public func defaultQuota() async throws(UserStoreError) -> (bytes: Int64?, files: Int64?) {
+        try await self.perform {
+            try await self.pool.read { db in
+                let bytes = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'defaultQuotaBytes'")
+                let files = try String.fetchOne(db, sql: "SELECT value FROM settings WHERE key = 'defaultQuotaFiles'")
+                return (bytes.flatMap { Int64($0) }, files.flatMap { Int64($0) })
+            }
+        }
+    }
+
+    /// Sets the quota for new users (nil: unlimited). Existing users keep theirs.
+    public func setDefaultQuota(bytes: Int64?, files: Int64?) async throws(UserStoreError) {
+        try Self.validateQuota(bytes: bytes, files: files)
+        try await self.perform {
+            try await self.pool.write { db in
+                for (key, value) in [("defaultQuotaBytes", bytes), ("defaultQuotaFiles", files)] {
+                    if let value {
+                        try db.execute(
+                            sql: "INSERT INTO settings (key, value) VALUES (?, ?) "
+                                + "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                            arguments: [key, String(value)]
+                        )
+                    } else {
+                        try db.execute(sql: "DELETE FROM settings WHERE key = ?", arguments: [key])
+                    }
+                }
+            }
+        }
+    }
+
     /// Removes a user.
     ///
     /// - Returns: The removed record (e.g. to find its home directory).
@@ -385,6 +418,12 @@ public final class UserStore: Sendable {
                 t.column("usedFiles", .integer).notNull().defaults(to: 0)
                 t.column("createdAt", .datetime).notNull()
                 t.column("passwordChangedAt", .datetime).notNull()
+            }
+        }
+        migrator.registerMigration("v2-settings") { db in
+            try db.create(table: "settings") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
             }
         }
         return migrator

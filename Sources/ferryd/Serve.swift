@@ -111,7 +111,14 @@ extension Ferryd {
             guard try await store.isEmpty() else { return }
             let password = randomPassword()
             let hash = try await authenticator.hashNewPassword(Password(password))
-            try await store.add(name: "demo", passwordHash: hash, home: nil, quotaBytes: nil, quotaFiles: nil)
+            let defaults = try await store.defaultQuota()
+            try await store.add(
+                name: "demo",
+                passwordHash: hash,
+                home: nil,
+                quotaBytes: defaults.bytes,
+                quotaFiles: defaults.files
+            )
             let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
             let message = """
                 No users yet: created user 'demo' with home \(configuration.homesDirectory)/demo

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FerryProtocol
+import FerryServer
 import FerryUsers
 import Foundation
 import Logging
@@ -12,8 +13,10 @@ extension Ferryd {
     /// `ferryd user ...`: administration of the SQLite user store. Works while the server runs.
     struct User: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Manage users: add, passwd, quota, remove, list.",
-            subcommands: [Add.self, Passwd.self, Quota.self, Remove.self, List.self]
+            abstract: "Manage users: add, passwd, quota, remove, list, rescan, default-quota.",
+            subcommands: [
+                Add.self, Passwd.self, Quota.self, Remove.self, List.self, Rescan.self, DefaultQuota.self,
+            ]
         )
     }
 }
@@ -26,13 +29,16 @@ extension Ferryd.User {
         @Argument(help: "User name: letters, digits, '.', '_' and '-', at most 64 characters.") var name: String
         @Flag(name: .customLong("password-stdin"), help: "Read the password from the first line of standard input.")
         var passwordStdin = false
-        @Option(help: "Disk quota: bytes or a size such as 500KB, 10MiB, 2GB (default: unlimited).")
+        @Option(help: "Disk quota: a size such as 500KB, 10MiB, 2GB, or 'unlimited' (default: the default quota).")
         var quota: String?
+        @Option(help: "Most files the user may have, or 'unlimited' (default: the default quota).")
+        var files: String?
         @Option(help: "Home directory (absolute; default: <data>/homes/<name>).") var home: String?
 
         func validate() throws {
             do { try UserName.validate(self.name) } catch { throw ValidationError(error.description) }
             if let quota { _ = try parseQuota(quota) }
+            if let files { _ = try parseFileLimit(files) }
             if let home, !home.hasPrefix("/") {
                 throw ValidationError("--home must be an absolute path, got '\(home)'")
             }
@@ -45,19 +51,25 @@ extension Ferryd.User {
             }
             let password = try readNewPassword(fromStdin: self.passwordStdin)
             let hash = try PasswordHasher.hash(password)
-            let quotaBytes = try self.quota.flatMap(parseQuota)
+            let defaults = try await store.defaultQuota()
+            let quotaBytes = try self.quota.map(parseQuota) ?? defaults.bytes
+            let quotaFiles = try self.files.map(parseFileLimit) ?? defaults.files
             let record = try await store.add(
                 name: self.name,
                 passwordHash: hash,
                 home: self.home,
-                quotaBytes: quotaBytes
+                quotaBytes: quotaBytes,
+                quotaFiles: quotaFiles
             )
             let home = record.homeDirectory(dataDirectory: self.dataOptions.data)
             if self.home == nil {
                 _ = mkdir(self.dataOptions.data + "/homes", 0o755)
                 _ = mkdir(home, 0o755)
             }
-            print("created user '\(self.name)' (home \(home), quota \(formatQuota(quotaBytes)))")
+            print(
+                "created user '\(self.name)' (home \(home), quota \(formatQuota(quotaBytes)), "
+                    + "files \(quotaFiles.map(String.init) ?? "unlimited"))"
+            )
         }
     }
 
@@ -84,15 +96,23 @@ extension Ferryd.User {
         @OptionGroup var dataOptions: DataOptions
         @Argument var name: String
         @Argument(help: "Bytes, a size such as 500KB, 10MiB, 2GB, or 'unlimited'.") var size: String
+        @Option(help: "Most files the user may have, or 'unlimited' (default: unchanged).") var files: String?
 
-        func validate() throws { _ = try parseQuota(self.size) }
+        func validate() throws {
+            _ = try parseQuota(self.size)
+            if let files { _ = try parseFileLimit(files) }
+        }
 
         func run() async throws {
             let store = try openStore(self.dataOptions)
             let record = try await existingUser(self.name, in: store)
             let bytes = try parseQuota(self.size)
-            try await store.setQuota(name: self.name, bytes: bytes, files: record.quotaFiles)
-            print("quota of '\(self.name)' set to \(formatQuota(bytes))")
+            let files = try self.files.map(parseFileLimit) ?? record.quotaFiles
+            try await store.setQuota(name: self.name, bytes: bytes, files: files)
+            print(
+                "quota of '\(self.name)' set to \(formatQuota(bytes)), files \(files.map(String.init) ?? "unlimited")"
+                    + " (a running server applies it to the next upload)"
+            )
         }
     }
 
@@ -130,12 +150,14 @@ extension Ferryd.User {
         func run() async throws {
             let store = try openStore(self.dataOptions)
             let users = try await store.allUsers()
-            var rows = [["NAME", "HOME", "QUOTA", "USED", "FILES"]]
+            var rows = [["NAME", "HOME", "USED", "QUOTA", "USE%", "FILES", "FILE QUOTA"]]
             for user in users {
                 let home = user.homeDirectory(dataDirectory: self.dataOptions.data)
-                let usage = diskUsage(of: home)
+                let percent = user.quotaBytes.map { $0 > 0 ? "\(user.usedBytes * 100 / $0)%" : "-" } ?? "-"
                 rows.append([
-                    user.name, home, formatQuota(user.quotaBytes), ByteSize.format(usage.bytes), String(usage.files),
+                    user.name, home, "\(ByteSize.format(user.usedBytes)) (\(user.usedBytes))",
+                    user.quotaBytes.map { "\(ByteSize.format($0)) (\($0))" } ?? "unlimited", percent,
+                    String(user.usedFiles), user.quotaFiles.map(String.init) ?? "unlimited",
                 ])
             }
             let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -157,6 +179,65 @@ func existingUser(_ name: String, in store: UserStore) async throws -> UserRecor
     return record
 }
 
+extension Ferryd.User {
+    struct Rescan: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recount a user's usage from the disk (after files were changed outside the server)."
+        )
+
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "The user to recount.") var name: String?
+        @Flag(help: "Recount every user.") var all = false
+
+        func validate() throws {
+            guard (self.name != nil) != self.all else { throw ValidationError("name one user, or give --all") }
+        }
+
+        func run() async throws {
+            let store = try openStore(self.dataOptions)
+            if let name { _ = try await existingUser(name, in: store) }
+            let counts = try await HomeUsage.reconcile(
+                store: store,
+                dataDirectory: self.dataOptions.data,
+                users: self.name.map { [$0] }
+            )
+            for (name, count) in counts.sorted(by: { $0.key < $1.key }) {
+                var line = "\(name): \(ByteSize.format(count.bytes)) (\(count.bytes) bytes) in \(count.files) files"
+                if count.removedTemporaries > 0 { line += ", \(count.removedTemporaries) stale uploads removed" }
+                print(line)
+            }
+        }
+    }
+
+    struct DefaultQuota: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "default-quota",
+            abstract: "Show or set the quota that new users get when `user add` names none."
+        )
+
+        @OptionGroup var dataOptions: DataOptions
+        @Argument(help: "Bytes, a size such as 10GiB, or 'unlimited'. Without it, shows the current default.")
+        var size: String?
+        @Option(help: "Most files, or 'unlimited'.") var files: String?
+
+        func validate() throws {
+            if let size { _ = try parseQuota(size) }
+            if let files { _ = try parseFileLimit(files) }
+        }
+
+        func run() async throws {
+            let store = try openStore(self.dataOptions)
+            var current = try await store.defaultQuota()
+            if self.size != nil || self.files != nil {
+                if let size { current.bytes = try parseQuota(size) }
+                if let files { current.files = try parseFileLimit(files) }
+                try await store.setDefaultQuota(bytes: current.bytes, files: current.files)
+            }
+            print("default quota: \(formatQuota(current.bytes)), files \(current.files.map(String.init) ?? "unlimited")")
+        }
+    }
+}
+
 /// `unlimited` or a size.
 func parseQuota(_ text: String) throws -> Int64? {
     if text.lowercased() == "unlimited" { return nil }
@@ -174,18 +255,13 @@ func formatQuota(_ bytes: Int64?) -> String {
     return "\(ByteSize.format(bytes)) (\(bytes) bytes)"
 }
 
-/// Bytes and regular files under `path`, without following links (an admin report, not a hot path).
-func diskUsage(of path: String) -> (bytes: Int64, files: Int) {
-    guard let walker = FileManager.default.enumerator(atPath: path) else { return (0, 0) }
-    var bytes: Int64 = 0
-    var files = 0
-    while let name = walker.nextObject() as? String {
-        var info = stat()
-        guard lstat(path + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-        bytes += Int64(info.st_size)
-        files += 1
+/// `unlimited` or a positive number of files.
+func parseFileLimit(_ text: String) throws -> Int64? {
+    if text.lowercased() == "unlimited" { return nil }
+    guard let files = Int64(text), files > 0 else {
+        throw ValidationError("invalid file limit '\(text)': use a positive number of files, or 'unlimited'")
     }
-    return (bytes, files)
+    return files
 }
 
 /// Reads a new password: from stdin's first line, or prompted twice without echo on a terminal.

@@ -76,7 +76,8 @@ extension Jail {
     }
 
     /// Deletes a file (or a link itself, never its target). Directories are refused: that is RMD's job.
-    func removeFile(_ path: VirtualPath) throws(JailError) -> Int64 {
+    /// Returns the size of the regular file removed (nil for a link or special file), for the quota books.
+    func removeFile(_ path: VirtualPath) throws(JailError) -> Int64? {
         let location = try self.resolve(path, followFinal: false)
         guard let name = location.name else { throw JailError(errno: EISDIR, path: path) }
         var info = stat()
@@ -85,7 +86,7 @@ extension Jail {
         }
         guard info.st_mode & S_IFMT != S_IFDIR else { throw JailError(errno: EISDIR, path: path) }
         guard unlinkat(location.directory, name, 0) == 0 else { throw JailError(errno: errno, path: path) }
-        return info.st_mode & S_IFMT == S_IFREG ? Int64(info.st_size) : 0
+        return info.st_mode & S_IFMT == S_IFREG ? Int64(info.st_size) : nil
     }
 
     /// Checks that `path` exists (for RNFR) without following a final link: renaming a link renames the link.
@@ -99,7 +100,9 @@ extension Jail {
         }
     }
 
-    func rename(from source: VirtualPath, to destination: VirtualPath) throws(JailError) {
+    /// Renames `source` to `destination`, replacing a file there. Returns the size of the regular file it replaced
+    /// (for the quota books), or nil.
+    func rename(from source: VirtualPath, to destination: VirtualPath) throws(JailError) -> Int64? {
         guard !source.isRoot, !destination.isRoot else { throw JailError(errno: EACCES, path: source) }
         guard !destination.isDescendant(of: source) || destination == source else {
             throw JailError(errno: EINVAL, path: destination)
@@ -107,9 +110,14 @@ extension Jail {
         let from = try self.resolve(source, followFinal: false)
         let to = try self.resolve(destination, followFinal: false)
         guard let fromName = from.name, let toName = to.name else { throw JailError(errno: EACCES, path: source) }
+        var replaced = stat()
+        let replacedSize: Int64? =
+            fstatat(to.directory, toName, &replaced, AT_SYMLINK_NOFOLLOW) == 0 && replaced.st_mode & S_IFMT == S_IFREG
+            ? Int64(replaced.st_size) : nil
         guard renameat(from.directory, fromName, to.directory, toName) == 0 else {
             throw JailError(errno: errno, path: destination)
         }
+        return replacedSize
     }
 
     /// Opens a regular file for reading. The caller owns the descriptor.
@@ -173,7 +181,8 @@ extension Jail {
             finalName: name,
             fd: fd,
             path: path,
-            previousSize: existingSize
+            previousSize: existingSize,
+            initialSize: prefix
         )
         if prefix > 0 {
             let source = openat(location.directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
@@ -201,6 +210,13 @@ extension Jail {
             }
         }
         return upload
+    }
+
+    /// Bytes available to an unprivileged writer on the home's file system.
+    func freeSpace() -> Int64 {
+        var info = statvfs()
+        guard statvfs(self.homePath, &info) == 0 else { return 0 }
+        return Int64(info.f_bavail) * Int64(info.f_frsize)
     }
 
     static func randomSuffix() -> String {
@@ -241,9 +257,20 @@ final class PendingUpload: @unchecked Sendable {
     let path: VirtualPath
     /// Size of the file being replaced, nil if it is new.
     let previousSize: Int64?
+    /// Bytes the temporary file starts with (copied from the existing file for APPE and REST+STOR).
+    let initialSize: Int64
     private let finished = NIOLockedValueBox(false)
 
-    init(directory: CInt, temporaryName: String, finalName: String, fd: CInt, path: VirtualPath, previousSize: Int64?) {
+    init(
+        directory: CInt,
+        temporaryName: String,
+        finalName: String,
+        fd: CInt,
+        path: VirtualPath,
+        previousSize: Int64?,
+        initialSize: Int64
+    ) {
+        self.initialSize = initialSize
         self.directory = directory
         self.temporaryName = temporaryName
         self.finalName = finalName
@@ -265,9 +292,15 @@ final class PendingUpload: @unchecked Sendable {
         }
     }
 
-    /// Makes the upload visible under its final name, atomically replacing any previous file.
-    /// Returns the new size.
-    func commit() throws(JailError) -> Int64 {
+    /// Makes the upload visible under its final name, atomically replacing any previous file, if the quota
+    /// books admit it. Returns the new size and the usage delta to record.
+    ///
+    /// With `books`, this runs under the user's `changes` lock: the size of the file being replaced is read,
+    /// the books decide, and the rename happens, with no other change of that user's files in between.
+    func commit(books: UploadBooks?) throws -> (size: Int64, delta: (bytes: Int64, files: Int64)?) {
+        let lock = books?.account.changes
+        lock?.lock()
+        defer { lock?.unlock() }
         guard self.claim() else { throw JailError(errno: ECANCELED, path: self.path) }
         var info = stat()
         guard fstat(self.fd, &info) == 0, close(self.fd) == 0 else {
@@ -275,13 +308,31 @@ final class PendingUpload: @unchecked Sendable {
             self.removeTemporary()
             throw JailError(errno: error, path: self.path)
         }
+        let size = Int64(info.st_size)
+        var previous = stat()
+        var previousSize: Int64? = nil
+        if fstatat(self.directory, self.finalName, &previous, AT_SYMLINK_NOFOLLOW) == 0 {
+            guard previous.st_mode & S_IFMT != S_IFDIR else {
+                self.removeTemporary()
+                throw JailError(errno: EISDIR, path: self.path)
+            }
+            if previous.st_mode & S_IFMT == S_IFREG { previousSize = Int64(previous.st_size) }
+        }
+        let delta: (bytes: Int64, files: Int64)?
+        do {
+            delta = try books?.admit(previousSize: previousSize, newSize: size)
+        } catch {
+            self.removeTemporary()
+            throw error
+        }
         guard renameat(self.directory, self.temporaryName, self.directory, self.finalName) == 0 else {
             let error = errno
+            if let delta { books?.rollback(delta) }
             self.removeTemporary()
             throw JailError(errno: error, path: self.path)
         }
         close(self.directory)
-        return Int64(info.st_size)
+        return (size, delta)
     }
 
     /// Throws the upload away unless it was committed; the previous file (if any) is untouched.

@@ -48,6 +48,13 @@ public final class FTPServer: Service, Sendable {
         // The default home folder must exist before the first login creates a home in it.
         _ = mkdir(configuration.dataDirectory, 0o700)
         _ = mkdir(configuration.homesDirectory, 0o755)
+        if configuration.reconcileUsageAtStartup {
+            try await HomeUsage.reconcile(
+                store: self.context.store,
+                dataDirectory: configuration.dataDirectory,
+                logger: logger
+            )
+        }
 
         let maximumLineLength = configuration.maximumLineLength
         let server: NIOAsyncChannel<ControlChannel, Never>

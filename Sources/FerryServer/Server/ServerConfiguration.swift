@@ -36,6 +36,9 @@ public struct ServerConfiguration: Sendable {
     public var failedLoginDelay: Duration = .seconds(1)
     /// Failed logins allowed on one connection before it is closed.
     public var maximumLoginAttempts: Int = 3
+    /// Recount every home at start-up (homes may have changed while the server was down) and remove stale
+    /// temporary uploads.
+    public var reconcileUsageAtStartup = true
     /// Bytes read from disk or written to disk per I/O call during transfers.
     public var transferChunkSize: Int = 1 << 20
 

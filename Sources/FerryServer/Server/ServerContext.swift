@@ -15,6 +15,7 @@ final class ServerContext: Sendable {
     /// Disk I/O runs here, never on an event loop.
     let fileIO: NIOThreadPool
     let registry = SessionRegistry()
+    let ledger: QuotaLedger
 
     init(
         configuration: ServerConfiguration,
@@ -30,6 +31,7 @@ final class ServerContext: Sendable {
         self.logger = logger
         self.group = group
         self.fileIO = fileIO
+        self.ledger = QuotaLedger(store: store, logger: logger)
     }
 
     var dataSettings: DataChannelSettings {

@@ -33,6 +33,8 @@ extension Session {
         case .stru: await self.reply(.commandOK, "Structure set to F.")
         case .allo: await self.reply(.commandSuperfluous, "ALLO not needed.")
         case .site(let arguments): await self.handleSITE(arguments)
+        // Session+Quota.swift
+        case .avbl(let path): await self.handleAVBL(path)
         // Session+Navigation.swift
         case .pwd: await self.reply(.pathCreated, FTPReply.quotedPath(self.cwd.string) + " is the current directory.")
         case .cwd(let path): await self.handleCWD(path)

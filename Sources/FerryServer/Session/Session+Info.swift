@@ -5,6 +5,7 @@ extension Session {
     /// The FEAT reply (RFC 2389): exactly what is implemented, one feature per line, each indented by a space.
     var featureLines: [String] {
         [
+            "AVBL",
             "EPRT",
             "EPSV",
             "MDTM",
@@ -44,6 +45,7 @@ extension Session {
         ("ABOR", "ABOR (abort the running transfer)"),
         ("ALLO", "ALLO <bytes> (accepted, not needed)"),
         ("APPE", "APPE <file> (append to a file)"),
+        ("AVBL", "AVBL [<directory>] (bytes still available)"),
         ("CDUP", "CDUP (go to the parent directory)"),
         ("CWD", "CWD <directory>"),
         ("DELE", "DELE <file>"),
@@ -70,6 +72,7 @@ extension Session {
         ("RMD", "RMD <directory>"),
         ("RNFR", "RNFR <path>"),
         ("RNTO", "RNTO <path>"),
+        ("SITE", "SITE QUOTA | SITE HELP"),
         ("SIZE", "SIZE <file>"),
         ("STAT", "STAT [<path>]"),
         ("STOR", "STOR <file>"),
@@ -113,6 +116,7 @@ extension Session {
             lines.append("Not logged in")
         }
         lines.append("TYPE: \(self.transferType == .ascii ? "ASCII" : "BINARY"), MODE: Stream, STRU: File")
+        if let quota = self.user?.quota { lines += Self.quotaLines(quota.status) }
         if let transfer = self.transfer {
             let bytes = transfer.progress.withLockedValue { $0 }
             lines.append("Transfer in progress: \(transfer.description), \(bytes) bytes so far")
@@ -132,7 +136,9 @@ extension Session {
         let name = arguments.prefix(while: { $0 != " " }).uppercased()
         switch name {
         case "HELP":
-            await self.reply(.helpMessage, "No SITE commands are available.")
+            await self.reply(.helpMessage, "SITE commands: QUOTA (your disk usage and limits), HELP.")
+        case "QUOTA":
+            await self.handleSITEQUOTA()
         default:
             await self.reply(.notImplemented, "SITE \(name) not implemented.")
         }

@@ -93,7 +93,8 @@ extension Session {
         let line = MLSFormat.line(
             for: facts,
             facts: self.mlstFacts,
-            role: path == self.cwd ? .currentDirectory : .entry
+            role: path == self.cwd ? .currentDirectory : .entry,
+            extra: path.isRoot ? self.quotaFacts : []
         )
         await self.reply(FTPReply(.fileActionOK, lines: ["Listing \(path)", " " + line, "End"]))
     }

@@ -39,7 +39,8 @@ extension Session {
             }
             return
         }
-        self.login = .loggedIn(LoggedInUser(record: record, jail: jail))
+        let quota = self.context.ledger.account(for: record)
+        self.login = .loggedIn(LoggedInUser(record: record, jail: jail, quota: quota))
         self.cwd = .root
         self.handle.activity.withLockedValue { $0.loggedIn = true }
         self.logger[metadataKey: "user"] = "\(record.name)"

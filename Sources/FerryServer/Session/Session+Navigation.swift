@@ -30,8 +30,20 @@ extension Session {
     }
 
     func handleDELE(_ text: String) async {
-        guard let path = await self.resolve(text) else { return }
-        guard await self.withJail({ jail throws(JailError) in try jail.removeFile(path) }) != nil else { return }
+        guard let path = await self.resolve(text), let quota = self.user?.quota else { return }
+        // Under the user's `changes` lock, so the size accounted for is the size removed.
+        guard
+            let removed = await self.withJail({ jail throws(JailError) in
+                quota.changes.lock()
+                defer { quota.changes.unlock() }
+                let size = try jail.removeFile(path)
+                if let size { quota.apply(bytes: -size, files: -1) }
+                return size
+            })
+        else { return }
+        if let size = removed {
+            await quota.persist(bytes: -size, files: -1, store: self.context.store, logger: self.logger)
+        }
         self.logger.info("delete", metadata: ["path": "\(path)"])
         await self.reply(.fileActionOK, "File deleted.")
     }
@@ -49,9 +61,20 @@ extension Session {
             return
         }
         self.renameFrom = nil
-        guard let destination = await self.resolve(text) else { return }
-        guard await self.withJail({ jail throws(JailError) in try jail.rename(from: source, to: destination) }) != nil
+        guard let destination = await self.resolve(text), let quota = self.user?.quota else { return }
+        // Renaming over a file frees that file's space.
+        guard
+            let replaced = await self.withJail({ jail throws(JailError) in
+                quota.changes.lock()
+                defer { quota.changes.unlock() }
+                let size = try jail.rename(from: source, to: destination)
+                if let size { quota.apply(bytes: -size, files: -1) }
+                return size
+            })
         else { return }
+        if let size = replaced {
+            await quota.persist(bytes: -size, files: -1, store: self.context.store, logger: self.logger)
+        }
         self.logger.info("rename", metadata: ["from": "\(source)", "to": "\(destination)"])
         await self.reply(.fileActionOK, "Rename successful.")
     }

@@ -79,7 +79,7 @@ extension Session {
     }
 
     func handleSTOR(_ text: String, append: Bool) async {
-        guard let path = await self.resolve(text) else { return }
+        guard let path = await self.resolve(text), let quota = self.user?.quota else { return }
         let restart = self.restartOffset
         self.restartOffset = 0
         // APPE keeps the whole existing file; REST+STOR keeps its first `restart` bytes.
@@ -89,7 +89,30 @@ extension Session {
                 return try jail.beginUpload(path, keepingPrefix: prefix)
             })
         else { return }
+        // Limits may have been changed with `ferryd user quota` since the last upload.
+        await self.context.ledger.refresh(quota)
+        let books: UploadBooks
+        do {
+            books = try quota.beginUpload(
+                path: path,
+                credit: upload.previousSize ?? 0,
+                isNewFile: upload.previousSize == nil
+            )
+        } catch {
+            await self.discard(upload)
+            await self.reply(error.reply)
+            return
+        }
+        do {
+            try books.reserve(size: upload.initialSize)
+        } catch {
+            books.release()
+            await self.discard(upload)
+            await self.reply(error.reply)
+            return
+        }
         guard let setup = await self.takeDataSetup() else {
+            books.release()
             await self.discard(upload)
             return
         }
@@ -98,15 +121,25 @@ extension Session {
         let controlChannel = self.control.channel
         self.startTransfer(job) { job, data in
             await job.reply(.fileStatusOK, "Ok to send data.")
-            let received = try await job.receiveFile(into: upload, type: type, over: data)
+            let received = try await job.receiveFile(into: upload, books: books, type: type, over: data)
             // SECURITY/INTEGRITY: a stream-mode upload ends with the sender's close, which a dying client also
             // produces. If the control connection is gone too, or ABOR came, the file is not trusted.
             guard controlChannel.isActive, !Task.isCancelled else { throw CancellationError() }
-            _ = try await job.context.fileIO.runIfActive { try upload.commit() }
+            let committed = try await job.context.fileIO.runIfActive { try upload.commit(books: books) }
+            if let delta = committed.delta {
+                await books.account.persist(
+                    bytes: delta.bytes,
+                    files: delta.files,
+                    store: job.context.store,
+                    logger: job.logger
+                )
+            }
             return received
         } cleanup: {
-            // Runs after a failure only if the upload was not committed; discarding twice is prevented inside.
+            // After a failure: the temporary file goes, and so does what the upload reserved. Both do nothing
+            // once the upload was committed.
             upload.discardIfPending()
+            books.release()
         }
     }
 
@@ -227,6 +260,8 @@ struct TransferJob: Sendable {
                 return (FTPReply(.transferAborted, "Connection closed; transfer aborted."), "aborted", bytes)
             } else if let error = error as? JailError {
                 return (error.reply, "failed: \(error)", bytes)
+            } else if let error = error as? QuotaExceeded {
+                return (error.reply, "quota exceeded", bytes)
             } else {
                 return (
                     FTPReply(.transferAborted, "Data connection lost; transfer aborted."), "failed: \(error)", bytes
@@ -304,7 +339,12 @@ struct TransferJob: Sendable {
     /// One batch is written while the next one is received (double buffering), so disk and network overlap.
     /// At most one write is ever in flight, and it is always awaited before this returns or throws: the
     /// caller's cleanup closes the descriptor, which must never happen under a running write.
-    func receiveFile(into upload: PendingUpload, type: TransferType, over data: DataStream) async throws -> Int64 {
+    func receiveFile(
+        into upload: PendingUpload,
+        books: UploadBooks,
+        type: TransferType,
+        over data: DataStream
+    ) async throws -> Int64 {
         let chunkSize = self.context.configuration.transferChunkSize
         let fileIO = self.context.fileIO
         let eventLoop = data.channel.eventLoop
@@ -312,6 +352,8 @@ struct TransferJob: Sendable {
         var batch: [ByteBuffer] = []
         var batchBytes = 0
         var received: Int64 = 0
+        // What the temporary file will hold once everything received so far is written.
+        var onDisk = upload.initialSize
         // A future, not a child task: it completes even if this task is cancelled by ABOR.
         var inFlight: EventLoopFuture<Void>? = nil
         func flush() async throws {
@@ -330,16 +372,21 @@ struct TransferJob: Sendable {
             for try await buffer in data.inbound {
                 received += Int64(buffer.readableBytes)
                 self.progress.withLockedValue { $0 = received }
-                if type == .ascii {
-                    batch.append(ByteBuffer(bytes: decoder.decode(buffer.readableBytesView)))
-                } else {
-                    batch.append(buffer)
-                }
+                let bytes = type == .ascii ? ByteBuffer(bytes: decoder.decode(buffer.readableBytesView)) : buffer
+                // Quota: reserve before writing; the first byte over the limit stops the upload with 552.
+                onDisk += Int64(bytes.readableBytes)
+                try books.reserve(size: onDisk)
+                batch.append(bytes)
                 batchBytes += buffer.readableBytes
                 if batchBytes >= chunkSize { try await flush() }
             }
             try Task.checkCancellation()
-            if type == .ascii { batch.append(ByteBuffer(bytes: decoder.finish())) }
+            if type == .ascii {
+                let tail = ByteBuffer(bytes: decoder.finish())
+                onDisk += Int64(tail.readableBytes)
+                try books.reserve(size: onDisk)
+                batch.append(tail)
+            }
             try await flush()
             try await inFlight?.get()
         } catch {

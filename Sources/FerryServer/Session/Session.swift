@@ -183,6 +183,8 @@ final class Session {
 struct LoggedInUser: Sendable {
     var record: UserRecord
     var jail: Jail
+    /// The user's quota books, shared with the user's other sessions.
+    var quota: QuotaAccount
 }
 
 extension TimeAmount {

@@ -783,6 +783,195 @@ def scenario_ipv6(args):
     ftp.quit()
 
 
+# --- quotas --------------------------------------------------------------------------------------
+
+
+def quota_report(ftp):
+    """Parses SITE QUOTA: returns (used_bytes, limit_bytes or None, used_files)."""
+    text = ftp.sendcmd("SITE QUOTA")
+    assert text.startswith("200-"), text
+    byte_line = [line for line in text.splitlines() if "Bytes:" in line][0]
+    numbers = [int(part.split(" bytes")[0]) for part in byte_line.split("(")[1:]]
+    files_line = [line for line in text.splitlines() if "Files:" in line][0]
+    files = int(files_line.split("Files:")[1].split()[0].strip(","))
+    limit = numbers[1] if "no limit" not in byte_line else None
+    return numbers[0], limit, files
+
+
+def disk_usage(home):
+    total = 0
+    for root, _, files in os.walk(home):
+        for f in files:
+            if not f.startswith(".ferry-upload-"):
+                total += os.path.getsize(os.path.join(root, f))
+    return total
+
+
+def scenario_quota_boundary(args):
+    """Quota of 1 MiB (set by the test): exact fit, one byte over, overwrite, APPE, REST, RNTO, DELE."""
+    limit = 1 << 20
+    ftp = connect(args)
+    assert quota_report(ftp) == (0, limit, 0)
+    assert ftp.sendcmd("AVBL") == f"213 {limit}"
+    # Exactly the remaining bytes succeed...
+    stor_bytes(ftp, "full.bin", b"a" * limit)
+    assert quota_report(ftp) == (limit, limit, 1)
+    assert ftp.sendcmd("AVBL") == "213 0"
+    # ...one byte more fails with 552 naming used and allowed bytes, and leaves nothing behind.
+    text = expect_error("552", stor_bytes, ftp, "one-more.bin", b"b")
+    assert str(limit) in text and "used" in text and "allowed" in text, text
+    assert not os.path.exists(os.path.join(args.home, "one-more.bin"))
+    no_temporaries(args.home)
+    # Overwrite with the same size: growth 0, allowed. A bigger overwrite fails and keeps the old file.
+    stor_bytes(ftp, "full.bin", b"c" * limit)
+    expect_error("552", stor_bytes, ftp, "full.bin", b"d" * (limit + 1))
+    assert open(os.path.join(args.home, "full.bin"), "rb").read() == b"c" * limit
+    # APPE past the quota: 552, the original stays.
+    expect_error("552", stor_bytes, ftp, "full.bin", b"e", cmd="APPE")
+    assert os.path.getsize(os.path.join(args.home, "full.bin")) == limit
+    # A smaller overwrite frees space at once.
+    stor_bytes(ftp, "full.bin", b"f" * 1000)
+    assert quota_report(ftp) == (1000, limit, 1)
+    # REST+STOR past the quota fails; within it works.
+    expect_error("552", stor_bytes, ftp, "full.bin", b"g" * limit, rest=500)
+    assert open(os.path.join(args.home, "full.bin"), "rb").read() == b"f" * 1000
+    stor_bytes(ftp, "full.bin", b"h" * 2000, rest=1000)
+    assert quota_report(ftp) == (3000, limit, 1)
+    # RNTO over an existing file frees the replaced file.
+    stor_bytes(ftp, "other.bin", b"i" * 5000)
+    assert quota_report(ftp) == (8000, limit, 2)
+    ftp.rename("other.bin", "full.bin")
+    assert quota_report(ftp) == (5000, limit, 1)
+    # DELE frees; MKD/RMD do not count.
+    ftp.mkd("d")
+    stor_bytes(ftp, "d/x.bin", b"j" * 100)
+    assert quota_report(ftp) == (5100, limit, 2)
+    ftp.delete("d/x.bin")
+    ftp.rmd("d")
+    assert quota_report(ftp) == (5000, limit, 1)
+    # Reporting: MLST / carries the facts, STAT lists them.
+    mlst = ftp.sendcmd("MLST /").splitlines()[1]
+    assert f"X.quota-used=5000;" in mlst and f"X.quota-limit={limit};" in mlst, mlst
+    assert "Bytes:" in ftp.sendcmd("STAT")
+    assert disk_usage(args.home) == 5000
+    no_temporaries(args.home)
+    ftp.quit()
+
+
+def scenario_quota_stops_midway(args):
+    """A big upload over the quota stops during the transfer (not after), with 552."""
+    limit = 1 << 20
+    ftp = connect(args)
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("STOR big.bin")
+    sent = 0
+    chunk = b"x" * 65536
+    try:
+        while sent < 200 * limit:
+            conn.sendall(chunk)
+            sent += len(chunk)
+    except OSError:
+        pass
+    conn.close()
+    reply = ftp.getmultiline()
+    assert reply.startswith("552"), reply
+    assert sent < 50 * limit, f"server kept reading {sent} bytes past a {limit}-byte quota"
+    assert not os.path.exists(os.path.join(args.home, "big.bin"))
+    no_temporaries(args.home)
+    assert quota_report(ftp)[0] == 0
+    ftp.quit()
+
+
+def scenario_quota_concurrent(args):
+    """8 sessions of one user upload 300 KiB each at once against a 1 MiB quota: never more than the limit."""
+    limit = 1 << 20
+    size = 300 * 1024
+    results = []
+    barrier = threading.Barrier(8)
+
+    def worker(index):
+        ftp = connect(args)
+        ftp.voidcmd("TYPE I")
+        barrier.wait()
+        try:
+            stor_bytes(ftp, f"c{index}.bin", bytes([index]) * size)
+            results.append(("ok", index))
+        except ftplib.error_perm as e:
+            results.append((str(e)[:3], index))
+        ftp.quit()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    ok = [i for status, i in results if status == "ok"]
+    failed = [status for status, _ in results if status != "ok"]
+    assert len(results) == 8, results
+    assert all(status == "552" for status in failed), results
+    on_disk = disk_usage(args.home)
+    overshoot = max(0, on_disk - limit)
+    print(f"concurrent quota race: {len(ok)} of 8 uploads stored, {on_disk} bytes on disk, limit {limit}, overshoot {overshoot}")
+    assert overshoot == 0
+    assert len(ok) == on_disk // size and len(ok) == 3, (ok, on_disk)
+    for i in ok:
+        assert open(os.path.join(args.home, f"c{i}.bin"), "rb").read() == bytes([i]) * size
+    ftp = connect(args)
+    assert quota_report(ftp) == (on_disk, limit, len(ok))
+    no_temporaries(args.home)
+    ftp.quit()
+
+
+def scenario_quota_files(args):
+    """A file-count limit of 3 (set by the test)."""
+    ftp = connect(args)
+    for i in range(3):
+        stor_bytes(ftp, f"f{i}", b"x")
+    text = expect_error("552", stor_bytes, ftp, "f3", b"x")
+    assert "3 files" in text, text
+    stor_bytes(ftp, "f0", b"replaced")  # overwriting is not a new file
+    ftp.delete("f1")
+    stor_bytes(ftp, "f3", b"x")
+    assert sorted(ftp.nlst()) == ["f0", "f2", "f3"]
+    ftp.quit()
+
+
+def scenario_quota_two_users(args):
+    """alice has 1 MiB, bob 2 MiB (set by the test): each is held to their own."""
+    alice = connect(args)
+    bob = connect(args, user="bob", password="bob-secret")
+    stor_bytes(bob, "b.bin", b"b" * (2 << 20))
+    expect_error("552", stor_bytes, alice, "a.bin", b"a" * ((1 << 20) + 1))
+    stor_bytes(alice, "a.bin", b"a" * (1 << 20))
+    expect_error("552", stor_bytes, bob, "b2.bin", b"b")
+    assert quota_report(alice)[:2] == (1 << 20, 1 << 20)
+    assert quota_report(bob)[:2] == (2 << 20, 2 << 20)
+    alice.quit()
+    bob.quit()
+
+
+def scenario_quota_after_rescan(args):
+    """The test put 600 KiB into the home from outside and recounted: the server sees it."""
+    ftp = connect(args)
+    used, limit, files = quota_report(ftp)
+    assert used == 600 * 1024 and files == 1, (used, files)
+    expect_error("552", stor_bytes, ftp, "more.bin", b"m" * (500 * 1024))
+    stor_bytes(ftp, "more.bin", b"m" * (400 * 1024))
+    ftp.quit()
+
+
+def scenario_disk_full(args):
+    """The home is on a 1 MiB file system: an upload that fills it fails with 452 and leaves nothing behind."""
+    ftp = connect(args)
+    stor_bytes(ftp, "keep.txt", b"previous")
+    text = expect_error("452", stor_bytes, ftp, "keep.txt", os.urandom(3 << 20))
+    assert open(os.path.join(args.home, "keep.txt"), "rb").read() == b"previous"
+    no_temporaries(args.home)
+    # The space came back: a small upload works.
+    stor_bytes(ftp, "small.txt", b"fits")
+    ftp.quit()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")

@@ -15,6 +15,7 @@ final class TestServer: Sendable {
     let port: Int
     let host: String
     let dataDirectory: String
+    let homes: [String: String]
     let store: UserStore
     private let group: ServiceGroup
     private let task: Task<Void, Error>
@@ -27,6 +28,7 @@ final class TestServer: Sendable {
         port: Int,
         host: String,
         dataDirectory: String,
+        homes: [String: String],
         store: UserStore,
         group: ServiceGroup,
         task: Task<Void, Error>,
@@ -35,15 +37,24 @@ final class TestServer: Sendable {
         self.port = port
         self.host = host
         self.dataDirectory = dataDirectory
+        self.homes = homes
         self.store = store
         self.group = group
         self.task = task
         self.authenticator = authenticator
     }
 
+    /// A user's limits in a test: bytes and files, nil meaning unlimited.
+    struct Quota: Sendable {
+        var bytes: Int64?
+        var files: Int64? = nil
+    }
+
     static func start(
         host: String = "127.0.0.1",
         users: [(String, String)] = TestServer.defaultUsers,
+        quotas: [String: Quota] = [:],
+        homes: [String: String] = [:],
         configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws -> TestServer {
         let directory = FileManager.default.temporaryDirectory
@@ -62,9 +73,15 @@ final class TestServer: Sendable {
         let store = try UserStore(path: configuration.databasePath)
         for (name, password) in users {
             let hash = try PasswordHasher.hash(Password(password), algorithm: Self.cheapHash)
-            _ = try await store.add(name: name, passwordHash: hash)
+            _ = try await store.add(
+                name: name,
+                passwordHash: hash,
+                home: homes[name],
+                quotaBytes: quotas[name]?.bytes,
+                quotaFiles: quotas[name]?.files
+            )
             try FileManager.default.createDirectory(
-                atPath: directory + "/homes/" + name,
+                atPath: homes[name] ?? directory + "/homes/" + name,
                 withIntermediateDirectories: true
             )
         }
@@ -77,6 +94,7 @@ final class TestServer: Sendable {
             port: address.port!,
             host: host,
             dataDirectory: directory,
+            homes: homes,
             store: store,
             group: group,
             task: task,
@@ -84,7 +102,7 @@ final class TestServer: Sendable {
         )
     }
 
-    func home(_ user: String) -> String { self.dataDirectory + "/homes/" + user }
+    func home(_ user: String) -> String { self.homes[user] ?? self.dataDirectory + "/homes/" + user }
 
     /// Graceful shutdown (the SIGTERM path), then the data folder is removed.
     func stop() async {
@@ -99,10 +117,18 @@ final class TestServer: Sendable {
 func withServer(
     host: String = "127.0.0.1",
     users: [(String, String)] = TestServer.defaultUsers,
+    quotas: [String: TestServer.Quota] = [:],
+    homes: [String: String] = [:],
     configure: (inout ServerConfiguration) -> Void = { _ in },
     _ body: (TestServer) async throws -> Void
 ) async throws {
-    let server = try await TestServer.start(host: host, users: users, configure: configure)
+    let server = try await TestServer.start(
+        host: host,
+        users: users,
+        quotas: quotas,
+        homes: homes,
+        configure: configure
+    )
     do {
         try await body(server)
     } catch {
