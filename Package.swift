@@ -28,11 +28,24 @@ let package = Package(
         ),
         // Linux system calls that the Glibc overlay does not expose (O_PATH, copy_file_range).
         .target(name: "CFerrySystem"),
+        // The system zlib, for its fast crc32() (zlib1g-dev).
+        .systemLibrary(name: "CZlib"),
+        // Checksums for HASH/XCRC/XSHA…: streaming digests and bounded-memory file hashing. Shared by server and client.
+        .target(
+            name: "FerryIntegrity",
+            dependencies: [
+                "FerryProtocol",
+                "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // The server: sessions, data connections, jailed file system, user store.
         .target(
             name: "FerryServer",
             dependencies: [
                 "FerryProtocol",
+                "FerryIntegrity",
                 "FerryUsers",
                 "CFerrySystem",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -75,6 +88,14 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "FerryIntegrityTests",
+            dependencies: [
+                "FerryIntegrity",
+                "FerryProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(

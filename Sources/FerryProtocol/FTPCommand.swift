@@ -47,6 +47,12 @@ public enum FTPCommand: Hashable, Sendable {
     case site(String)
     /// `AVBL [path]`: bytes still available for uploads (draft-peterson-streamlined-ftp-command-extensions).
     case avbl(String?)
+    /// `HASH path` (draft-bryan-ftpext-hash-02).
+    case hash(String)
+    /// `RANG start end` (draft-bryan-ftp-range-08), parsed by the session so a bad range can reset the selection.
+    case rang(String)
+    /// `XCRC`, `XMD5`, `XSHA`, `XSHA1`, `XSHA256`, `XSHA512`: `path [start end]`, parsed by the session.
+    case legacyChecksum(HashAlgorithm, String)
 
     /// A password as typed by the client. Its description never reveals it, so a logged command is safe.
     public struct Password: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible,
@@ -102,6 +108,9 @@ public enum FTPCommand: Hashable, Sendable {
         case .allo: return "ALLO"
         case .site: return "SITE"
         case .avbl: return "AVBL"
+        case .hash: return "HASH"
+        case .rang: return "RANG"
+        case .legacyChecksum(let algorithm, _): return algorithm.legacyVerb
         }
     }
 
@@ -171,7 +180,10 @@ extension FTPCommand {
         }
         // An empty argument ("CWD ") counts as no argument.
         let argument: String? = rawArgument.flatMap { $0.isEmpty ? nil : String($0) }
-        guard !verb.isEmpty, verb.utf8.count <= 4, verb.utf8.allSatisfy({ Self.isASCIILetter($0) }) else {
+        // Verbs are letters (RFC 959: 3 or 4), except the de-facto checksum verbs such as XSHA256.
+        guard !verb.isEmpty, verb.utf8.count <= 7, Self.isASCIILetter(verb.utf8.first!),
+            verb.utf8.allSatisfy({ Self.isASCIILetter($0) || ($0 >= 0x30 && $0 <= 0x39) })
+        else {
             throw FTPCommandParseError(.syntaxError, "Syntax error, command unrecognized.")
         }
 
@@ -249,6 +261,10 @@ extension FTPCommand {
         case "ALLO": return .allo
         case "SITE": return .site(try required())
         case "AVBL": return .avbl(try optionalPath())
+        case "HASH": return .hash(try path())
+        case "RANG": return .rang(try required())
+        case "XCRC", "XMD5", "XSHA", "XSHA1", "XSHA256", "XSHA512":
+            return .legacyChecksum(HashAlgorithm(legacyVerb: verb.uppercased())!, try path())
         default:
             throw FTPCommandParseError(.notImplemented, "Command \(verb.uppercased()) not implemented.")
         }

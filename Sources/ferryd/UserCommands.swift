@@ -233,7 +233,9 @@ extension Ferryd.User {
                 if let files { current.files = try parseFileLimit(files) }
                 try await store.setDefaultQuota(bytes: current.bytes, files: current.files)
             }
-            print("default quota: \(formatQuota(current.bytes)), files \(current.files.map(String.init) ?? "unlimited")")
+            print(
+                "default quota: \(formatQuota(current.bytes)), files \(current.files.map(String.init) ?? "unlimited")"
+            )
         }
     }
 }

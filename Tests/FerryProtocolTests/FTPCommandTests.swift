@@ -167,6 +167,8 @@ struct FTPCommandRefusalTests {
 
     @Test(arguments: [
         "AUTH TLS", "PBSZ 0", "PROT P", "REIN", "SMNT /", "MFMT 20200101000000 f", "CLNT x", "XYZ", "A", "FOOO",
+        // Verbs of up to 7 letters and digits (the checksum verbs such as XSHA256 are that long) are verbs.
+        "NOOPS", "RETRX file", "RET1 file", "XSHA384 f",
     ])
     func unknownVerbIs502(line: String) {
         let verb = line.split(separator: " ")[0]
@@ -178,9 +180,8 @@ struct FTPCommandRefusalTests {
         "",
         " ",
         " NOOP",  // a leading space makes the verb empty
-        "NOOPS",
-        "RETRX file",
-        "RET1 file",
+        "NOOPSTER",  // longer than any verb
+        "1RET file",  // a verb starts with a letter
         "NO-P",
         "1234",
         "CWD\tdir",  // a tab is not the separator, so the verb is "CWD\tdir"

@@ -52,10 +52,28 @@ struct FerrydCLITests {
 
         let quota = try await self.ferryd(["user", "quota", "alice", "2GB", "--data", data])
         #expect(quota.status == 0 && quota.stdout.contains("2000000000 bytes"), "\(quota.stdout)\(quota.stderr)")
+        // Files changed outside the server count after a rescan; stale upload temporaries are removed by it.
         try Data(count: 1234).write(to: URL(fileURLWithPath: data + "/homes/alice/f.bin"))
+        try Data(count: 99).write(to: URL(fileURLWithPath: data + "/homes/alice/.ferry-upload-stale"))
+        let rescan = try await self.ferryd(["user", "rescan", "alice", "--data", data])
+        #expect(
+            rescan.stdout == "alice: 1.2 KiB (1234 bytes) in 1 files, 1 stale uploads removed\n",
+            "\(rescan.stdout)"
+        )
+        #expect(!FileManager.default.fileExists(atPath: data + "/homes/alice/.ferry-upload-stale"))
         let list = try await self.ferryd(["user", "list", "--data", data])
         let row = list.stdout.split(separator: "\n").first { $0.hasPrefix("alice") } ?? ""
-        #expect(row.contains("2000000000 bytes") && row.contains("1.2 KiB") && row.hasSuffix("1"), "\(list.stdout)")
+        #expect(row.contains("1.2 KiB (1234)") && row.contains("(2000000000)") && row.contains(" 1 "), "\(list.stdout)")
+        let neither = try await self.ferryd(["user", "rescan", "--data", data])
+        #expect(neither.status != 0 && neither.stderr.contains("--all"), "\(neither.stderr)")
+
+        // A default quota for new users.
+        let setDefault = try await self.ferryd(["user", "default-quota", "5GB", "--files", "100", "--data", data])
+        #expect(setDefault.stdout.contains("5000000000 bytes") && setDefault.stdout.contains("files 100"))
+        let dora = try await self.ferryd(["user", "add", "dora", "--data", data, "--password-stdin"], stdin: "pw\n")
+        #expect(dora.stdout.contains("5000000000 bytes") && dora.stdout.contains("files 100"), "\(dora.stdout)")
+        let badFiles = try await self.ferryd(["user", "quota", "dora", "1GB", "--files", "0", "--data", data])
+        #expect(badFiles.status != 0 && badFiles.stderr.contains("invalid file limit"), "\(badFiles.stderr)")
         let unlimited = try await self.ferryd(["user", "quota", "alice", "unlimited", "--data", data])
         #expect(unlimited.status == 0)
 

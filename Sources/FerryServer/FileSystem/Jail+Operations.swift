@@ -121,7 +121,7 @@ extension Jail {
     }
 
     /// Opens a regular file for reading. The caller owns the descriptor.
-    func openForReading(_ path: VirtualPath) throws(JailError) -> (fd: CInt, size: Int64) {
+    func openForReading(_ path: VirtualPath) throws(JailError) -> (fd: CInt, size: Int64, version: FileVersion) {
         let location = try self.resolve(path, followFinal: true)
         guard let name = location.name else { throw JailError(errno: EISDIR, path: path) }
         let fd = openat(location.directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
@@ -138,7 +138,7 @@ extension Jail {
         }
         // Back to blocking reads (O_NONBLOCK only kept a FIFO from hanging the open).
         _ = fcntl(fd, F_SETFL, O_RDONLY)
-        return (fd, Int64(info.st_size))
+        return (fd, Int64(info.st_size), FileVersion(info))
     }
 
     /// Starts an atomic upload to `path`: a new temporary file beside the target, pre-filled with the first
@@ -279,6 +279,25 @@ final class PendingUpload: @unchecked Sendable {
         self.previousSize = previousSize
     }
 
+    /// Feeds the bytes the temporary file starts with (the kept prefix of APPE and REST+STOR) to `digests`, so the
+    /// upload's digests cover the whole file (blocking).
+    func digestPrefix(into digests: UploadDigests) throws(JailError) {
+        guard self.initialSize > 0 else { return }
+        let reader = openat(self.directory, self.temporaryName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard reader >= 0 else { throw JailError(errno: errno, path: self.path) }
+        defer { close(reader) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: Int64 = 0
+        while offset < self.initialSize {
+            let wanted = Int(min(Int64(buffer.count), self.initialSize - offset))
+            let count = buffer.withUnsafeMutableBytes { pread(reader, $0.baseAddress, wanted, off_t(offset)) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { throw JailError(errno: count < 0 ? errno : EIO, path: self.path) }
+            buffer.withUnsafeBytes { digests.update(UnsafeRawBufferPointer(rebasing: $0.prefix(count))) }
+            offset += Int64(count)
+        }
+    }
+
     /// Appends bytes at the end of the temporary file (blocking).
     func write(_ bytes: UnsafeRawBufferPointer) throws(JailError) {
         var offset = 0
@@ -297,14 +316,17 @@ final class PendingUpload: @unchecked Sendable {
     ///
     /// With `books`, this runs under the user's `changes` lock: the size of the file being replaced is read,
     /// the books decide, and the rename happens, with no other change of that user's files in between.
-    func commit(books: UploadBooks?) throws -> (size: Int64, delta: (bytes: Int64, files: Int64)?) {
+    func commit(books: UploadBooks?) throws -> (version: FileVersion, delta: (bytes: Int64, files: Int64)?) {
         let lock = books?.account.changes
         lock?.lock()
         defer { lock?.unlock() }
         guard self.claim() else { throw JailError(errno: ECANCELED, path: self.path) }
         var info = stat()
-        guard fstat(self.fd, &info) == 0, close(self.fd) == 0 else {
+        // fsync is not needed for atomicity (rename orders after the writes in the page cache), but a write error
+        // that only shows at close must fail the upload.
+        guard fstat(self.fd, &info) == 0 else {
             let error = errno
+            close(self.fd)
             self.removeTemporary()
             throw JailError(errno: error, path: self.path)
         }
@@ -322,17 +344,22 @@ final class PendingUpload: @unchecked Sendable {
         do {
             delta = try books?.admit(previousSize: previousSize, newSize: size)
         } catch {
+            close(self.fd)
             self.removeTemporary()
             throw error
         }
-        guard renameat(self.directory, self.temporaryName, self.directory, self.finalName) == 0 else {
+        guard close(self.fd) == 0, renameat(self.directory, self.temporaryName, self.directory, self.finalName) == 0
+        else {
             let error = errno
             if let delta { books?.rollback(delta) }
             self.removeTemporary()
             throw JailError(errno: error, path: self.path)
         }
+        // The committed file's version (the rename moved its change time), for the digest cache.
+        var committed = stat()
+        if fstatat(self.directory, self.finalName, &committed, AT_SYMLINK_NOFOLLOW) != 0 { committed = info }
         close(self.directory)
-        return (size, delta)
+        return (FileVersion(committed), delta)
     }
 
     /// Throws the upload away unless it was committed; the previous file (if any) is untouched.

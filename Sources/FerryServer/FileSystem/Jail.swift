@@ -170,7 +170,12 @@ struct Jail: Sendable {
 }
 
 /// A file system failure with the errno it came from; it knows which FTP reply describes it.
-struct JailError: Error, CustomStringConvertible {
+/// An error that knows the FTP reply describing it to the client.
+protocol FTPReplyError: Error {
+    var reply: FTPReply { get }
+}
+
+struct JailError: FTPReplyError, CustomStringConvertible {
     var errno: CInt
     var path: VirtualPath
     /// True when the refusal is the jail's own (a link leading out of the home).

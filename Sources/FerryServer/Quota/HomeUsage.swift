@@ -3,7 +3,7 @@ import Logging
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Counts what a home holds on disk: the bytes and number of regular files, links not followed.

@@ -229,7 +229,7 @@ final class UploadBooks: @unchecked Sendable {
 }
 
 /// An upload or file creation that would pass the user's quota: 552 with used and allowed amounts.
-struct QuotaExceeded: Error, CustomStringConvertible {
+struct QuotaExceeded: FTPReplyError, CustomStringConvertible {
     enum Kind {
         case bytes
         case files
@@ -246,7 +246,8 @@ struct QuotaExceeded: Error, CustomStringConvertible {
             return "Quota exceeded: \(ByteSize.format(self.status.usedBytes)) (\(self.status.usedBytes) bytes) used of "
                 + "\(ByteSize.format(limit)) (\(limit) bytes) allowed; \(self.path) was not stored."
         case .files:
-            return "File quota exceeded: \(self.status.usedFiles) files used of \(self.status.limitFiles ?? 0) allowed; "
+            return
+                "File quota exceeded: \(self.status.usedFiles) files used of \(self.status.limitFiles ?? 0) allowed; "
                 + "\(self.path) was not stored."
         }
     }

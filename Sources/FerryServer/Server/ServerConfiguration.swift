@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     /// Recount every home at start-up (homes may have changed while the server was down) and remove stale
     /// temporary uploads.
     public var reconcileUsageAtStartup = true
+    /// Most checksum computations (HASH, XSHA256, …) running at once; more get 450 and may retry.
+    public var maximumConcurrentChecksums = 4
     /// Bytes read from disk or written to disk per I/O call during transfers.
     public var transferChunkSize: Int = 1 << 20
 

@@ -16,6 +16,9 @@ final class ServerContext: Sendable {
     let fileIO: NIOThreadPool
     let registry = SessionRegistry()
     let ledger: QuotaLedger
+    let digestCache = DigestCache()
+    /// Checksum computations running now (HASH and the X… commands), bounded by the configuration.
+    let checksumsRunning = NIOLockedValueBox(0)
 
     init(
         configuration: ServerConfiguration,

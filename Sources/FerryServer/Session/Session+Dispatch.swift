@@ -7,11 +7,14 @@ extension Session {
             await self.reply(.notLoggedIn, "Please log in with USER and PASS.")
             return
         }
-        // RFC 959: RNTO must come right after RNFR; REST only before the transfer command it applies to.
+        // RFC 959: RNTO must come right after RNFR. REST (and RANG) apply to the transfer command that follows;
+        // setting up the data connection or the type in between is what clients do, anything else forgets them.
         if case .rnto = command {} else { self.renameFrom = nil }
         switch command {
-        case .rest, .retr, .stor, .appe: break
-        default: self.restartOffset = 0
+        case .rest, .rang, .retr, .stor, .appe, .hash, .pasv, .epsv, .port, .eprt, .type: break
+        default:
+            self.restartOffset = 0
+            self.byteRange = nil
         }
 
         switch command {
@@ -35,6 +38,10 @@ extension Session {
         case .site(let arguments): await self.handleSITE(arguments)
         // Session+Quota.swift
         case .avbl(let path): await self.handleAVBL(path)
+        // Session+Checksums.swift
+        case .hash(let path): await self.handleHASH(path)
+        case .rang(let argument): await self.handleRANG(argument)
+        case .legacyChecksum(let algorithm, let argument): await self.handleLegacyChecksum(algorithm, argument)
         // Session+Navigation.swift
         case .pwd: await self.reply(.pathCreated, FTPReply.quotedPath(self.cwd.string) + " is the current directory.")
         case .cwd(let path): await self.handleCWD(path)

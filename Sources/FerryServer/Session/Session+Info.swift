@@ -8,14 +8,17 @@ extension Session {
             "AVBL",
             "EPRT",
             "EPSV",
+            HashAlgorithm.featLine(selected: self.hashAlgorithm),
             "MDTM",
             MLSFact.featLine(enabled: self.mlstFacts),
             "PASV",
+            ByteRange.featLine,
             "REST STREAM",
+            "SITE EXPECT",
             "SIZE",
             "TVFS",
             "UTF8",
-        ]
+        ] + HashAlgorithm.legacyVerbs
     }
 
     func handleFEAT() async {
@@ -36,6 +39,8 @@ extension Session {
         case "MLST":
             self.mlstFacts = MLSFact.parseSelection(String(value))
             await self.reply(.commandOK, "MLST OPTS " + MLSFact.selectionText(self.mlstFacts))
+        case "HASH":
+            await self.handleOPTSHASH(value.isEmpty ? nil : String(value))
         default:
             await self.reply(.syntaxErrorInArguments, "Option \(name) not understood.")
         }
@@ -52,6 +57,7 @@ extension Session {
         ("EPRT", "EPRT |<proto>|<address>|<port>|"),
         ("EPSV", "EPSV [1|2|ALL]"),
         ("FEAT", "FEAT (list extensions)"),
+        ("HASH", "HASH <file> (digest with the OPTS HASH algorithm, over the RANG range)"),
         ("HELP", "HELP [<command>]"),
         ("LIST", "LIST [<path>]"),
         ("MDTM", "MDTM <file> (modification time, UTC)"),
@@ -67,6 +73,7 @@ extension Session {
         ("PORT", "PORT h1,h2,h3,h4,p1,p2"),
         ("PWD", "PWD"),
         ("QUIT", "QUIT"),
+        ("RANG", "RANG <start> <end> (inclusive byte range for RETR and HASH; RANG 1 0 resets)"),
         ("REST", "REST <offset>"),
         ("RETR", "RETR <file>"),
         ("RMD", "RMD <directory>"),
@@ -80,6 +87,7 @@ extension Session {
         ("SYST", "SYST"),
         ("TYPE", "TYPE A|I"),
         ("USER", "USER <name>"),
+        ("XCRC", "XCRC <file> [<start> <end>] (also XMD5, XSHA1, XSHA256, XSHA512)"),
         ("XCUP", "XCUP (same as CDUP)"),
         ("XCWD", "XCWD <directory> (same as CWD)"),
         ("XMKD", "XMKD <directory> (same as MKD)"),
@@ -136,9 +144,14 @@ extension Session {
         let name = arguments.prefix(while: { $0 != " " }).uppercased()
         switch name {
         case "HELP":
-            await self.reply(.helpMessage, "SITE commands: QUOTA (your disk usage and limits), HELP.")
+            await self.reply(
+                .helpMessage,
+                "SITE commands: QUOTA (your disk usage and limits), EXPECT ALGO HEX [SIZE] (verify the next upload), HELP."
+            )
         case "QUOTA":
             await self.handleSITEQUOTA()
+        case "EXPECT":
+            await self.handleSITEEXPECT(arguments.drop(while: { $0 != " " }).dropFirst())
         default:
             await self.reply(.notImplemented, "SITE \(name) not implemented.")
         }

@@ -1,7 +1,7 @@
 import FerryProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// SITE QUOTA and AVBL: what a user has used and may still store. STAT and MLST / report the same numbers.
@@ -18,7 +18,9 @@ extension Session {
         func bytes(_ value: Int64) -> String { "\(ByteSize.format(value)) (\(value) bytes)" }
         var lines: [String] = []
         if let limit = status.limitBytes {
-            lines.append(" Bytes: \(bytes(status.usedBytes)) used of \(bytes(limit)), \(bytes(status.availableBytes ?? 0)) available")
+            lines.append(
+                " Bytes: \(bytes(status.usedBytes)) used of \(bytes(limit)), \(bytes(status.availableBytes ?? 0)) available"
+            )
         } else {
             lines.append(" Bytes: \(bytes(status.usedBytes)) used, no limit")
         }

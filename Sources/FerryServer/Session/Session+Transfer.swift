@@ -20,6 +20,7 @@ struct RunningTransfer {
 extension Session {
     func handleREST(_ offset: Int64) async {
         self.restartOffset = offset
+        self.byteRange = nil
         await self.reply(
             .pendingFurtherInformation,
             "Restarting at \(offset). Send STOR or RETR to start the transfer."
@@ -48,10 +49,25 @@ extension Session {
 
     func handleRETR(_ text: String) async {
         guard let path = await self.resolve(text) else { return }
-        let offset = self.restartOffset
+        let restart = self.restartOffset
+        let range = self.byteRange
         self.restartOffset = 0
+        self.byteRange = nil
         guard let file = await self.withJail({ jail throws(JailError) in try jail.openForReading(path) }) else {
             return
+        }
+        // REST sends from an offset to the end; RANG sends an inclusive range with its end clamped to the file
+        // (draft-bryan-ftp-range §4.3).
+        var (offset, end) = (restart, file.size)
+        if let range {
+            do {
+                let bytes = try range.clamped(toFileSize: file.size)
+                (offset, end) = (bytes.lowerBound, bytes.upperBound)
+            } catch {
+                close(file.fd)
+                await self.reply(error.reply)
+                return
+            }
         }
         guard offset <= file.size else {
             close(file.fd)
@@ -66,13 +82,15 @@ extension Session {
             return
         }
         let type = self.transferType
+        let (start, stop) = (offset, end)
         let job = self.transferJob(setup: setup, command: "RETR", path: path)
         self.startTransfer(job) { job, data in
             await job.reply(
                 .fileStatusOK,
-                "Opening \(type == .ascii ? "ASCII" : "BINARY") mode data connection for \(path.name ?? "/") (\(file.size) bytes)."
+                "Opening \(type == .ascii ? "ASCII" : "BINARY") mode data connection for \(path.name ?? "/") "
+                    + "(\(stop - start) bytes)."
             )
-            return try await job.sendFile(fd: file.fd, from: offset, to: file.size, type: type, over: data)
+            return try await job.sendFile(fd: file.fd, from: start, to: stop, type: type, over: data)
         } cleanup: {
             close(file.fd)
         }
@@ -81,18 +99,37 @@ extension Session {
     func handleSTOR(_ text: String, append: Bool) async {
         guard let path = await self.resolve(text), let quota = self.user?.quota else { return }
         let restart = self.restartOffset
+        let expectation = self.expectation
         self.restartOffset = 0
+        self.expectation = nil
+        if self.byteRange != nil {
+            self.byteRange = nil
+            await self.reply(
+                .parameterNotImplemented,
+                "RANG applies to RETR and HASH only; use REST to resume an upload."
+            )
+            return
+        }
+        // Every upload is hashed as it is written (SHA-256 for later HASH commands, and what SITE EXPECT names).
+        let digests = UploadDigests(Set([.sha256] + (expectation.map { [$0.algorithm] } ?? [])))
         // APPE keeps the whole existing file; REST+STOR keeps its first `restart` bytes.
         guard
             let upload = await self.withJail({ jail throws(JailError) in
                 let prefix = append ? (try? jail.facts(at: path))?.size ?? 0 : restart
-                return try jail.beginUpload(path, keepingPrefix: prefix)
+                let upload = try jail.beginUpload(path, keepingPrefix: prefix)
+                do throws(JailError) {
+                    try upload.digestPrefix(into: digests)
+                } catch {
+                    upload.discardIfPending()
+                    throw error
+                }
+                return upload
             })
         else { return }
         // Limits may have been changed with `ferryd user quota` since the last upload.
         await self.context.ledger.refresh(quota)
         let books: UploadBooks
-        do {
+        do throws(QuotaExceeded) {
             books = try quota.beginUpload(
                 path: path,
                 credit: upload.previousSize ?? 0,
@@ -103,7 +140,7 @@ extension Session {
             await self.reply(error.reply)
             return
         }
-        do {
+        do throws(QuotaExceeded) {
             try books.reserve(size: upload.initialSize)
         } catch {
             books.release()
@@ -121,11 +158,22 @@ extension Session {
         let controlChannel = self.control.channel
         self.startTransfer(job) { job, data in
             await job.reply(.fileStatusOK, "Ok to send data.")
-            let received = try await job.receiveFile(into: upload, books: books, type: type, over: data)
+            let (received, size) = try await job.receiveFile(
+                into: upload,
+                books: books,
+                digests: digests,
+                type: type,
+                over: data
+            )
             // SECURITY/INTEGRITY: a stream-mode upload ends with the sender's close, which a dying client also
             // produces. If the control connection is gone too, or ABOR came, the file is not trusted.
             guard controlChannel.isActive, !Task.isCancelled else { throw CancellationError() }
+            // Verify before commit: a file that does not match what the client announced is never visible.
+            try expectation?.verify(digests: digests, size: size, path: path)
             let committed = try await job.context.fileIO.runIfActive { try upload.commit(books: books) }
+            for (algorithm, hex) in digests.all {
+                job.context.digestCache.remember(committed.version, algorithm: algorithm, hex: hex)
+            }
             if let delta = committed.delta {
                 await books.account.persist(
                     bytes: delta.bytes,
@@ -258,10 +306,8 @@ struct TransferJob: Sendable {
             let bytes = self.progress.withLockedValue { $0 }
             if Task.isCancelled || error is CancellationError {
                 return (FTPReply(.transferAborted, "Connection closed; transfer aborted."), "aborted", bytes)
-            } else if let error = error as? JailError {
+            } else if let error = error as? any FTPReplyError {
                 return (error.reply, "failed: \(error)", bytes)
-            } else if let error = error as? QuotaExceeded {
-                return (error.reply, "quota exceeded", bytes)
             } else {
                 return (
                     FTPReply(.transferAborted, "Data connection lost; transfer aborted."), "failed: \(error)", bytes
@@ -339,12 +385,14 @@ struct TransferJob: Sendable {
     /// One batch is written while the next one is received (double buffering), so disk and network overlap.
     /// At most one write is ever in flight, and it is always awaited before this returns or throws: the
     /// caller's cleanup closes the descriptor, which must never happen under a running write.
+    /// Returns the bytes received and the size of the file written.
     func receiveFile(
         into upload: PendingUpload,
         books: UploadBooks,
+        digests: UploadDigests,
         type: TransferType,
         over data: DataStream
-    ) async throws -> Int64 {
+    ) async throws -> (received: Int64, size: Int64) {
         let chunkSize = self.context.configuration.transferChunkSize
         let fileIO = self.context.fileIO
         let eventLoop = data.channel.eventLoop
@@ -364,7 +412,10 @@ struct TransferJob: Sendable {
             try await inFlight?.get()
             inFlight = fileIO.runIfActive(eventLoop: eventLoop) { () throws -> Void in
                 for buffer in buffers {
-                    try buffer.withUnsafeReadableBytes { bytes throws(JailError) in try upload.write(bytes) }
+                    try buffer.withUnsafeReadableBytes { bytes throws(JailError) in
+                        try upload.write(bytes)
+                        digests.update(bytes)
+                    }
                 }
             }
         }
@@ -393,6 +444,6 @@ struct TransferJob: Sendable {
             _ = try? await inFlight?.get()
             throw error
         }
-        return received
+        return (received, onDisk)
     }
 }

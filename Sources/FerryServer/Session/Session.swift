@@ -27,6 +27,12 @@ final class Session {
     var cwd = VirtualPath.root
     var transferType = TransferType.ascii
     var restartOffset: Int64 = 0
+    /// `RANG`: the byte range of the next RETR or HASH (REST and RANG cancel each other).
+    var byteRange: ByteRange?
+    /// `OPTS HASH`: the algorithm of `HASH`.
+    var hashAlgorithm = HashAlgorithm.default
+    /// `SITE EXPECT`: the digest (and size) the next upload must have to be committed.
+    var expectation: UploadExpectation?
     var renameFrom: VirtualPath?
     var mlstFacts: Set<MLSFact> = Set(MLSFact.allCases)
     var epsvAllOnly = false

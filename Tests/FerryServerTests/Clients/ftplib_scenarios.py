@@ -972,6 +972,215 @@ def scenario_disk_full(args):
     ftp.quit()
 
 
+# --- checksums -----------------------------------------------------------------------------------
+
+import zlib  # noqa: E402
+
+
+def reference_digest(name, data):
+    if name == "CRC32":
+        return format(zlib.crc32(data) & 0xFFFFFFFF, "08x")
+    return hashlib.new({"SHA-256": "sha256", "SHA-512": "sha512", "SHA-1": "sha1", "MD5": "md5"}[name], data).hexdigest()
+
+
+ALGORITHMS = ["SHA-256", "SHA-512", "SHA-1", "MD5", "CRC32"]
+LEGACY = {"XSHA256": "SHA-256", "XSHA512": "SHA-512", "XSHA1": "SHA-1", "XMD5": "MD5", "XCRC": "CRC32"}
+
+
+def parse_hash(reply):
+    # 213 ALGO START-END HEX PATH
+    code, algo, rng, hexdigest, path = reply.split(" ", 4)
+    assert code == "213", reply
+    start, end = (int(x) for x in rng.split("-"))
+    return algo, start, end, hexdigest, path
+
+
+def scenario_checksums(args):
+    ftp = connect(args)
+    feat = ftp.sendcmd("FEAT")
+    assert " HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32" in feat, feat
+    assert " RANG STREAM" in feat and " XSHA256" in feat and " SITE EXPECT" in feat, feat
+    files = {"empty.bin": b"", "one.bin": b"\x7f", "mib.bin": os.urandom(1 << 20), "my file.txt": b"hello world\n" * 100}
+    for name, data in files.items():
+        stor_bytes(ftp, name, data)
+    for algorithm in ALGORITHMS:
+        assert ftp.sendcmd("OPTS HASH " + algorithm.lower()) == "200 " + algorithm
+        assert ftp.sendcmd("OPTS HASH") == "200 " + algorithm
+        assert (f"HASH {algorithm}*") in ftp.sendcmd("FEAT") or (f";{algorithm}*") in ftp.sendcmd("FEAT")
+        for name, data in files.items():
+            algo, start, end, hexdigest, path = parse_hash(ftp.sendcmd("HASH " + name))
+            assert (algo, start, end, path) == (algorithm, 0, max(0, len(data) - 1), name), (algo, start, end, path)
+            assert hexdigest == reference_digest(algorithm, data), (algorithm, name)
+        # A range: RANG 10 99 then HASH covers bytes 10..99 inclusive; it is used once.
+        data = files["mib.bin"]
+        assert ftp.sendcmd("RANG 10 99").startswith("350")
+        algo, start, end, hexdigest, _ = parse_hash(ftp.sendcmd("HASH mib.bin"))
+        assert (start, end) == (10, 99) and hexdigest == reference_digest(algorithm, data[10:100])
+        assert parse_hash(ftp.sendcmd("HASH mib.bin"))[1:3] == (0, len(data) - 1)
+        # An end past the file is clamped; a start past it is refused.
+        ftp.sendcmd(f"RANG {len(data) - 5} {len(data) + 100}")
+        _, start, end, hexdigest, _ = parse_hash(ftp.sendcmd("HASH mib.bin"))
+        assert (start, end) == (len(data) - 5, len(data) - 1) and hexdigest == reference_digest(algorithm, data[-5:])
+        ftp.sendcmd(f"RANG {len(data)} {len(data) + 1}")
+        expect_error("554", ftp.sendcmd, "HASH mib.bin")
+    expect_error("501", ftp.sendcmd, "OPTS HASH CRC-37")
+    assert ftp.sendcmd("OPTS HASH") == "200 CRC32"  # unchanged
+    ftp.sendcmd("OPTS HASH SHA-256")
+    assert ftp.sendcmd("RANG 1 0").startswith("350")  # reset form
+    expect_error("501", ftp.sendcmd, "RANG 5 2")
+    expect_error("501", ftp.sendcmd, "RANG x y")
+    expect_error("550", ftp.sendcmd, "HASH missing.bin")
+    ftp.mkd("dir")
+    expect_error("550", ftp.sendcmd, "HASH dir")
+    expect_error("550", ftp.sendcmd, "HASH ../../etc/passwd")
+    # Legacy commands: 250 and upper-case hex; optional start/end (end exclusive).
+    data = files["mib.bin"]
+    for verb, algorithm in LEGACY.items():
+        reply = ftp.sendcmd(f"{verb} mib.bin")
+        assert reply == "250 " + reference_digest(algorithm, data).upper(), (verb, reply)
+        reply = ftp.sendcmd(f"{verb} mib.bin 100 5000")
+        assert reply == "250 " + reference_digest(algorithm, data[100:5000]).upper(), (verb, reply)
+        reply = ftp.sendcmd(f'{verb} "my file.txt"')
+        assert reply == "250 " + reference_digest(algorithm, files["my file.txt"]).upper(), (verb, reply)
+    expect_error("501", ftp.sendcmd, "XSHA256 mib.bin 5000 100")
+    expect_error("550", ftp.sendcmd, "XMD5 nothing.bin")
+    # RANG with RETR: exactly the range; REST and RANG cancel each other.
+    ftp.sendcmd("TYPE I")
+    ftp.sendcmd("RANG 1000 1999")
+    out = io.BytesIO()
+    ftp.retrbinary("RETR mib.bin", out.write)
+    assert out.getvalue() == data[1000:2000]
+    ftp.sendcmd("RANG 0 9")
+    out = io.BytesIO()
+    ftp.retrbinary("RETR mib.bin", out.write, rest=100)  # REST after RANG: REST wins
+    assert out.getvalue() == data[100:]
+    ftp.sendcmd("RANG 0 9")
+    expect_error("504", stor_bytes, ftp, "x.bin", b"data")  # RANG is not for uploads
+    ftp.quit()
+
+
+def scenario_checksum_cache(args):
+    """HASH after an upload comes from the digest recorded while writing; any change on disk invalidates it."""
+    ftp = connect(args)
+    data = os.urandom(3 << 20)
+    stor_bytes(ftp, "c.bin", data)
+    assert parse_hash(ftp.sendcmd("HASH c.bin"))[3] == hashlib.sha256(data).hexdigest()
+    # Changed outside the server, same size: the cache must not answer for the old content.
+    changed = bytes([data[0] ^ 1]) + data[1:]
+    with open(os.path.join(args.home, "c.bin"), "r+b") as f:
+        f.write(changed[:1])
+    assert parse_hash(ftp.sendcmd("HASH c.bin"))[3] == hashlib.sha256(changed).hexdigest()
+    # APPE and REST+STOR record digests of the whole resulting file.
+    stor_bytes(ftp, "c.bin", b"tail", cmd="APPE")
+    assert parse_hash(ftp.sendcmd("HASH c.bin"))[3] == hashlib.sha256(changed + b"tail").hexdigest()
+    stor_bytes(ftp, "c.bin", b"XYZ", rest=10)
+    assert parse_hash(ftp.sendcmd("HASH c.bin"))[3] == hashlib.sha256(changed[:10] + b"XYZ").hexdigest()
+    ftp.quit()
+
+
+def scenario_expect(args):
+    """SITE EXPECT: verify before commit."""
+    ftp = connect(args)
+    old = b"the previous version"
+    stor_bytes(ftp, "doc.bin", old)
+    good = os.urandom(200_000)
+    digest = hashlib.sha256(good).hexdigest()
+    assert ftp.sendcmd(f"SITE EXPECT SHA-256 {digest} {len(good)}").startswith("200")
+    stor_bytes(ftp, "doc.bin", good)
+    assert open(os.path.join(args.home, "doc.bin"), "rb").read() == good
+    # A corrupted upload (what arrives differs from what was announced) is never visible.
+    corrupted = bytearray(good)
+    corrupted[1234] ^= 0xFF
+    ftp.sendcmd(f"SITE EXPECT SHA-256 {digest}")
+    text = expect_error("550", stor_bytes, ftp, "doc.bin", bytes(corrupted))
+    assert digest in text and hashlib.sha256(corrupted).hexdigest() in text, text
+    assert open(os.path.join(args.home, "doc.bin"), "rb").read() == good
+    no_temporaries(args.home)
+    # Wrong size, other algorithms, and the expectation applies to one upload only.
+    ftp.sendcmd(f"SITE EXPECT MD5 {hashlib.md5(good).hexdigest()} {len(good) + 1}")
+    expect_error("550", stor_bytes, ftp, "new.bin", good)
+    assert not os.path.exists(os.path.join(args.home, "new.bin"))
+    ftp.sendcmd(f"SITE EXPECT CRC32 {format(zlib.crc32(b'abc') & 0xFFFFFFFF, '08x')}")
+    stor_bytes(ftp, "abc.txt", b"abc")
+    stor_bytes(ftp, "free.txt", b"no expectation now")
+    expect_error("501", ftp.sendcmd, "SITE EXPECT SHA-256 1234")
+    expect_error("501", ftp.sendcmd, "SITE EXPECT WHIRLPOOL " + "0" * 64)
+    ftp.quit()
+
+
+def scenario_hash_large(args):
+    """A large file (written by the test) hashed with every algorithm, while another client keeps downloading."""
+    path = os.path.join(args.home, "large.bin")
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        references = {name: (hashlib.new(h) if h else None) for name, h in
+                      [("SHA-256", "sha256"), ("SHA-512", "sha512"), ("SHA-1", "sha1"), ("MD5", "md5"), ("CRC32", None)]}
+        crc = 0
+        while True:
+            block = f.read(1 << 22)
+            if not block:
+                break
+            for name, h in references.items():
+                if h:
+                    h.update(block)
+            crc = zlib.crc32(block, crc)
+    expected = {name: (h.hexdigest() if h else format(crc & 0xFFFFFFFF, "08x")) for name, h in references.items()}
+
+    # A second client downloads slowly the whole time and records when bytes arrive.
+    progress = []
+    stop = threading.Event()
+
+    def downloader():
+        other = connect(args)
+        other.voidcmd("TYPE I")
+        conn = other.transfercmd("RETR large.bin")
+        while not stop.is_set():
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            progress.append(time.monotonic())
+            time.sleep(0.01)
+        conn.close()
+        other.close()
+
+    thread = threading.Thread(target=downloader)
+    thread.start()
+    time.sleep(0.3)
+    ftp = connect(args)
+    hashing = []
+    for name in ALGORITHMS:
+        ftp.sendcmd("OPTS HASH " + name)
+        began = time.monotonic()
+        algo, start, end, hexdigest, _ = parse_hash(ftp.sendcmd("HASH large.bin"))
+        hashing.append((began, time.monotonic()))
+        assert (algo, start, end) == (name, 0, size - 1)
+        assert hexdigest == expected[name], name
+    stop.set()
+    thread.join(30)
+    # The downloader made progress while the server was hashing (no stall of other sessions).
+    first, last = hashing[0][0], hashing[-1][1]
+    during = [t for t in progress if first <= t <= last]
+    print(f"hashed {size} bytes x {len(ALGORITHMS)} in {last - first:.2f}s; downloader got {len(during)} chunks meanwhile")
+    assert len(during) >= 10, (len(during), last - first)
+    ftp.quit()
+
+
+def scenario_hash_during_upload(args):
+    """While a new version is being uploaded, HASH answers for the last complete version."""
+    old = os.urandom(100_000)
+    ftp = connect(args)
+    stor_bytes(ftp, "v.bin", old)
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("STOR v.bin")
+    conn.sendall(os.urandom(500_000))
+    other = connect(args)
+    assert parse_hash(other.sendcmd("HASH v.bin"))[3] == hashlib.sha256(old).hexdigest()
+    other.quit()
+    conn.close()
+    ftp.voidresp()
+    ftp.quit()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")
