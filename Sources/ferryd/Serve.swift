@@ -31,12 +31,34 @@ extension Ferryd {
         @Option(name: .customLong("idle-timeout"), help: "Seconds of silence before a session is closed.")
         var idleTimeout: Int = 300
 
+        @Option(name: .customLong("max-connections"), help: "Most connections at once.")
+        var maxConnections: Int = 10_000
+
+        @Option(name: .customLong("max-connections-per-ip"), help: "Most connections at once from one IP address.")
+        var maxConnectionsPerIP: Int = 64
+
+        @Option(name: .customLong("max-sessions-per-user"), help: "Most logged-in sessions at once of one user.")
+        var maxSessionsPerUser: Int = 32
+
+        @Option(name: .customLong("ban-after"), help: "Failed logins from one address before it is banned.")
+        var banAfter: Int = 10
+
+        @Option(name: .customLong("ban-time"), help: "Seconds an address stays banned.")
+        var banTime: Int = 900
+
         @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
 
         func validate() throws {
             guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0-65535") }
             guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+            for (flag, value) in [
+                ("--max-connections", self.maxConnections), ("--max-connections-per-ip", self.maxConnectionsPerIP),
+                ("--max-sessions-per-user", self.maxSessionsPerUser), ("--ban-after", self.banAfter),
+                ("--ban-time", self.banTime),
+            ] where value < 1 {
+                throw ValidationError("\(flag) must be at least 1")
+            }
             if let passivePorts { _ = try Self.parsePortRange(passivePorts) }
             if let passiveAddress, passiveAddress.split(separator: ".").compactMap({ UInt8($0) }).count != 4 {
                 throw ValidationError("--passive-address must be an IPv4 address such as 203.0.113.7")
@@ -71,6 +93,11 @@ extension Ferryd {
             configuration.passivePorts = try self.passivePorts.map(Self.parsePortRange)
             configuration.passiveAddress = self.passiveAddress
             configuration.idleTimeout = .seconds(self.idleTimeout)
+            configuration.maximumConnections = self.maxConnections
+            configuration.maximumConnectionsPerAddress = self.maxConnectionsPerIP
+            configuration.maximumSessionsPerUser = self.maxSessionsPerUser
+            configuration.failuresBeforeBan = self.banAfter
+            configuration.banDuration = .seconds(self.banTime)
 
             let store = try openStore(self.dataOptions)
             let authenticator = Authenticator(

@@ -89,8 +89,24 @@ public final class FTPServer: Service, Sendable {
                     for try await connection in inbound {
                         group.addTask {
                             // Each session catches its own errors: one client never takes the server down.
+                            let address = connection.channel.remoteAddress?.ipAddress ?? "?"
+                            let admission = context.abuseGuard.admitConnection(from: address)
                             do {
                                 try await connection.executeThenClose { input, _ in
+                                    guard admission == .admitted else {
+                                        if case .refused(let text) = admission {
+                                            logger.notice(
+                                                "connection refused",
+                                                metadata: ["peer": "\(address)", "reason": "\(text)"]
+                                            )
+                                            await Session.send(
+                                                FTPReply(.serviceNotAvailable, text),
+                                                on: connection.channel
+                                            )
+                                        }
+                                        return
+                                    }
+                                    defer { context.abuseGuard.connectionClosed(from: address) }
                                     let session = Session(context: context, control: connection)
                                     await session.run(inbound: input)
                                 }

@@ -32,10 +32,20 @@ public struct ServerConfiguration: Sendable {
     public var passwordAlgorithm: PasswordHashAlgorithm = .recommended
     /// Most password hashes computed at once (each scrypt hash holds 32 MiB).
     public var maximumConcurrentHashes: Int = 2
-    /// Delay before a failed login is answered, to slow down guessing.
+    /// Delay before a failed login is answered, to slow down guessing; it doubles with every further failure
+    /// from the same address, up to `maximumFailedLoginDelay`.
     public var failedLoginDelay: Duration = .seconds(1)
+    public var maximumFailedLoginDelay: Duration = .seconds(16)
     /// Failed logins allowed on one connection before it is closed.
     public var maximumLoginAttempts: Int = 3
+    /// Failed logins from one address (within `failureWindow`) after which it is banned for `banDuration`.
+    public var failuresBeforeBan: Int = 10
+    public var banDuration: Duration = .seconds(15 * 60)
+    public var failureWindow: Duration = .seconds(15 * 60)
+    /// Connections at once, in all and from one address; sessions at once of one user.
+    public var maximumConnections: Int = 10_000
+    public var maximumConnectionsPerAddress: Int = 64
+    public var maximumSessionsPerUser: Int = 32
     /// Recount every home at start-up (homes may have changed while the server was down) and remove stale
     /// temporary uploads.
     public var reconcileUsageAtStartup = true

@@ -17,6 +17,7 @@ final class ServerContext: Sendable {
     let registry = SessionRegistry()
     let ledger: QuotaLedger
     let digestCache = DigestCache()
+    let abuseGuard: AbuseGuard
     /// Checksum computations running now (HASH and the X… commands), bounded by the configuration.
     let checksumsRunning = NIOLockedValueBox(0)
 
@@ -35,6 +36,18 @@ final class ServerContext: Sendable {
         self.group = group
         self.fileIO = fileIO
         self.ledger = QuotaLedger(store: store, logger: logger)
+        self.abuseGuard = AbuseGuard(
+            limits: .init(
+                maximumConnections: configuration.maximumConnections,
+                maximumConnectionsPerAddress: configuration.maximumConnectionsPerAddress,
+                maximumSessionsPerUser: configuration.maximumSessionsPerUser,
+                failedLoginDelay: configuration.failedLoginDelay,
+                maximumFailedLoginDelay: configuration.maximumFailedLoginDelay,
+                failuresBeforeBan: configuration.failuresBeforeBan,
+                banDuration: configuration.banDuration,
+                failureWindow: configuration.failureWindow
+            )
+        )
     }
 
     var dataSettings: DataChannelSettings {

@@ -28,15 +28,33 @@ extension Session {
         }
         self.login = .awaitingUser
         let record = await self.context.authenticator.authenticate(name: name, password: Password(password.value))
+        let address = self.peer.ipAddress ?? "?"
         guard let record, let jail = await self.openJail(for: record) else {
             self.failedLogins += 1
-            self.logger.notice("login failed", metadata: ["user": "\(name)", "attempt": "\(self.failedLogins)"])
-            // Slow down guessing; the same delay for unknown users and wrong passwords.
-            try? await Task.sleep(for: self.context.configuration.failedLoginDelay)
+            let (delay, banned) = self.context.abuseGuard.loginFailed(from: address)
+            self.logger.notice(
+                "login failed",
+                metadata: ["user": "\(name)", "attempt": "\(self.failedLogins)", "banned": "\(banned)"]
+            )
+            // Slow down guessing: the same (growing) delay for unknown users and wrong passwords.
+            try? await Task.sleep(for: delay)
             await self.reply(.notLoggedIn, "Login incorrect.")
-            if self.failedLogins >= self.context.configuration.maximumLoginAttempts {
+            if banned {
+                let minutes = max(1, Int(self.context.configuration.banDuration.components.seconds / 60))
+                self.handle.closeWithReply(
+                    "421 Too many failed logins from your address; banned for \(minutes) minute(s).\r\n"
+                )
+            } else if self.failedLogins >= self.context.configuration.maximumLoginAttempts {
                 self.handle.closeWithReply("421 Too many failed logins, closing control connection.\r\n")
             }
+            return
+        }
+        self.context.abuseGuard.loginSucceeded(from: address)
+        guard self.context.abuseGuard.admitSession(of: record.name) else {
+            self.logger.notice("session limit reached", metadata: ["user": "\(record.name)"])
+            self.handle.closeWithReply(
+                "421 Too many sessions for this user (limit \(self.context.configuration.maximumSessionsPerUser)).\r\n"
+            )
             return
         }
         let quota = self.context.ledger.account(for: record)

@@ -94,6 +94,7 @@ final class Session {
             self.transfer = nil
         }
         self.dropDataSetup()
+        if let user = self.user { self.context.abuseGuard.sessionEnded(of: user.record.name) }
         self.logger.info("disconnect")
         try? await self.control.channel.close()
     }

@@ -1181,6 +1181,124 @@ def scenario_hash_during_upload(args):
     ftp.quit()
 
 
+# --- abuse defences ------------------------------------------------------------------------------
+
+
+def greeting(args):
+    s = socket.create_connection((args.host, args.port), timeout=10)
+    line = s.makefile("rb").readline().decode()
+    return s, line
+
+
+def scenario_connection_limit(args):
+    """maximumConnectionsPerAddress is 3 in this test."""
+    held = [greeting(args) for _ in range(3)]
+    assert all(line.startswith("220") for _, line in held), held
+    extra, line = greeting(args)
+    assert line.startswith("421") and "limit 3" in line, line
+    assert extra.recv(100) == b""  # closed after the 421
+    extra.close()
+    held[0][0].close()
+    time.sleep(0.3)
+    again, line = greeting(args)
+    assert line.startswith("220"), line
+    again.close()
+    for s, _ in held[1:]:
+        s.close()
+
+
+def scenario_session_limit(args):
+    """maximumSessionsPerUser is 2 in this test."""
+    first = connect(args)
+    second = connect(args)
+    third = connect(args, login=False)
+    third.sendcmd("USER " + args.user)
+    try:
+        reply = third.sendcmd("PASS " + args.password)
+        raise AssertionError(f"third session admitted: {reply}")
+    except ftplib.error_temp as e:
+        assert str(e).startswith("421") and "Too many sessions" in str(e), e
+    # Another user is not affected; when a session ends, a new one is admitted.
+    bob = connect(args, user="bob", password="bob-secret")
+    bob.quit()
+    first.quit()
+    time.sleep(0.3)
+    fourth = connect(args)
+    fourth.quit()
+    second.quit()
+
+
+def scenario_ban(args):
+    """failuresBeforeBan is 4 and banDuration 2 s in this test."""
+    ftp = connect(args, login=False)
+    for _ in range(2):
+        ftp.sendcmd("USER " + args.user)
+        expect_error("530", ftp.sendcmd, "PASS wrong")
+    # A success clears the record: two more failures do not ban.
+    ftp.login(args.user, args.password)
+    ftp.close()
+    for _ in range(3):
+        ftp = connect(args, login=False)
+        ftp.sendcmd("USER nobody")
+        expect_error("530", ftp.sendcmd, "PASS wrong")
+        ftp.close()
+    # The fourth failure in a row bans the address: 530, then 421, and new connections get 421 at once.
+    ftp = connect(args, login=False)
+    ftp.sendcmd("USER " + args.user)
+    expect_error("530", ftp.sendcmd, "PASS wrong")
+    line = ftp.getline()
+    assert line.startswith("421") and "banned" in line, line
+    ftp.close()
+    s, line = greeting(args)
+    assert line.startswith("421") and "failed logins" in line, line
+    s.close()
+    # Even the right password is refused while banned (the connection never gets a session).
+    time.sleep(2.5)
+    ftp = connect(args)
+    ftp.quit()
+
+
+def scenario_slow_client(args):
+    """A client sending one byte at a time costs only its own session: others transfer meanwhile."""
+    slow = socket.create_connection((args.host, args.port), timeout=30)
+    assert slow.recv(100).startswith(b"220")
+    line = b"USER " + args.user.encode() + b"\r\n"
+    fast = connect(args)
+    data = os.urandom(4 << 20)
+    stor_bytes(fast, "f.bin", data)
+    done = []
+    for i, byte in enumerate(line):
+        slow.sendall(bytes([byte]))
+        if i % 3 == 0:
+            assert retr_bytes(fast, "f.bin") == data
+            done.append(i)
+        time.sleep(0.05)
+    assert slow.recv(100).startswith(b"331")
+    assert len(done) >= 4
+    slow.close()
+    fast.quit()
+
+
+def scenario_pasv_flood(args):
+    """Hundreds of PASV without connecting keep one listener; the session still works."""
+    ftp = connect(args)
+    ports = set()
+    for _ in range(300):
+        reply = ftp.sendcmd("EPSV")
+        ports.add(int(reply.split("|||")[1].split("|")[0]))
+    last = int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0])
+    open_ports = 0
+    for port in list(ports)[:50]:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            open_ports += 1
+        except OSError:
+            pass
+    assert open_ports <= 1, open_ports  # an old port may have been reused by the newest listener
+    stor_bytes(ftp, "ok.bin", b"still fine")
+    ftp.quit()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")
