@@ -47,6 +47,14 @@ public enum FTPCommand: Hashable, Sendable {
     case site(String)
     /// `AVBL [path]`: bytes still available for uploads (draft-peterson-streamlined-ftp-command-extensions).
     case avbl(String?)
+    /// `AUTH TLS` / `AUTH SSL` (RFC 2228, RFC 4217 §4): switch the control connection to TLS.
+    case auth(String)
+    /// `PBSZ 0` (RFC 4217 §8): protection buffer size, always 0 with TLS.
+    case pbsz(String)
+    /// `PROT C|P` (RFC 4217 §9): clear or private (TLS) data connections.
+    case prot(String)
+    /// `CCC` (RFC 4217 §6): back to a clear control connection; always refused.
+    case ccc
     /// `HASH path` (draft-bryan-ftpext-hash-02).
     case hash(String)
     /// `RANG start end` (draft-bryan-ftp-range-08), parsed by the session so a bad range can reset the selection.
@@ -108,6 +116,10 @@ public enum FTPCommand: Hashable, Sendable {
         case .allo: return "ALLO"
         case .site: return "SITE"
         case .avbl: return "AVBL"
+        case .auth: return "AUTH"
+        case .pbsz: return "PBSZ"
+        case .prot: return "PROT"
+        case .ccc: return "CCC"
         case .hash: return "HASH"
         case .rang: return "RANG"
         case .legacyChecksum(let algorithm, _): return algorithm.legacyVerb
@@ -117,7 +129,7 @@ public enum FTPCommand: Hashable, Sendable {
     /// Commands accepted before login (vsftpd's `prelogin.c` rule): everything else gets 530.
     public var allowedBeforeLogin: Bool {
         switch self {
-        case .user, .pass, .acct, .quit, .noop, .syst, .feat, .opts, .help: return true
+        case .user, .pass, .acct, .quit, .noop, .syst, .feat, .opts, .help, .auth, .pbsz, .prot, .ccc: return true
         default: return false
         }
     }
@@ -261,6 +273,10 @@ extension FTPCommand {
         case "ALLO": return .allo
         case "SITE": return .site(try required())
         case "AVBL": return .avbl(try optionalPath())
+        case "AUTH": return .auth(try required())
+        case "PBSZ": return .pbsz(try required())
+        case "PROT": return .prot(try required())
+        case "CCC": return .ccc
         case "HASH": return .hash(try path())
         case "RANG": return .rang(try required())
         case "XCRC", "XMD5", "XSHA", "XSHA1", "XSHA256", "XSHA512":

@@ -5,6 +5,7 @@ import FerryUsers
 import Foundation
 import Logging
 import ServiceLifecycle
+import UnixSignals
 
 #if canImport(Glibc)
     import Glibc
@@ -46,6 +47,32 @@ extension Ferryd {
         @Option(name: .customLong("ban-time"), help: "Seconds an address stays banned.")
         var banTime: Int = 900
 
+        @Option(
+            help: """
+                FTPS policy: auto (TLS required for clients not on loopback, optional on loopback), \
+                required, optional or off.
+                """
+        )
+        var tls: String = "auto"
+
+        @Option(name: .customLong("tls-data"), help: "required: refuse transfers on clear (PROT C) data connections.")
+        var tlsData: String = "optional"
+
+        @Option(
+            name: .customLong("tls-cert"),
+            help: "PEM certificate chain (leaf first). Default: self-signed in the data folder."
+        )
+        var tlsCert: String?
+
+        @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+        var tlsKey: String?
+
+        @Option(
+            name: .customLong("implicit-tls-port"),
+            help: "Also listen for implicit FTPS (TLS from the first byte) on this port."
+        )
+        var implicitTLSPort: Int?
+
         @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
 
@@ -63,9 +90,25 @@ extension Ferryd {
             if let passiveAddress, passiveAddress.split(separator: ".").compactMap({ UInt8($0) }).count != 4 {
                 throw ValidationError("--passive-address must be an IPv4 address such as 203.0.113.7")
             }
+            guard Self.tlsPolicy(self.tls) != nil else {
+                throw ValidationError("--tls must be one of auto, required, optional, off")
+            }
+            guard ServerConfiguration.DataProtectionPolicy(rawValue: self.tlsData) != nil else {
+                throw ValidationError("--tls-data must be required or optional")
+            }
+            guard (self.tlsCert == nil) == (self.tlsKey == nil) else {
+                throw ValidationError("--tls-cert and --tls-key go together")
+            }
+            if let implicitTLSPort, !(0...65535).contains(implicitTLSPort) {
+                throw ValidationError("--implicit-tls-port must be 0-65535")
+            }
             guard Logger.Level(rawValue: self.logLevel) != nil else {
                 throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
             }
+        }
+
+        static func tlsPolicy(_ text: String) -> ServerConfiguration.TLSPolicy? {
+            text == "auto" ? .automatic : ServerConfiguration.TLSPolicy(rawValue: text)
         }
 
         static func parsePortRange(_ text: String) throws -> ClosedRange<Int> {
@@ -98,6 +141,11 @@ extension Ferryd {
             configuration.maximumSessionsPerUser = self.maxSessionsPerUser
             configuration.failuresBeforeBan = self.banAfter
             configuration.banDuration = .seconds(self.banTime)
+            configuration.tls = Self.tlsPolicy(self.tls) ?? .automatic
+            configuration.tlsData = ServerConfiguration.DataProtectionPolicy(rawValue: self.tlsData) ?? .optional
+            configuration.tlsCertificatePath = self.tlsCert
+            configuration.tlsKeyPath = self.tlsKey
+            configuration.implicitTLSPort = self.implicitTLSPort
 
             let store = try openStore(self.dataOptions)
             let authenticator = Authenticator(
@@ -112,15 +160,29 @@ extension Ferryd {
                 configuration: configuration
             )
 
-            let server = FTPServer(
-                configuration: configuration,
-                store: store,
-                authenticator: authenticator,
-                logger: logger
-            )
+            let server: FTPServer
+            do {
+                server = try FTPServer(
+                    configuration: configuration,
+                    store: store,
+                    authenticator: authenticator,
+                    logger: logger
+                )
+            } catch {
+                throw CLIError("cannot set up TLS: \(error)")
+            }
+            if let fingerprint = server.tlsFingerprint {
+                let origin =
+                    configuration.tlsCertificatePath
+                    ?? "\(configuration.dataDirectory)/tls/cert.pem (self-signed\(server.generatedCertificate ? ", new" : ""))"
+                let message = "TLS certificate: \(origin)\nSHA-256 fingerprint: \(fingerprint)\n"
+                FileHandle.standardOutput.write(Data(message.utf8))
+            }
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: server)],
+                    services: [
+                        .init(service: server), .init(service: CertificateReloader(server: server, logger: logger)),
+                    ],
                     gracefulShutdownSignals: [.sigterm, .sigint],
                     logger: logger
                 )
@@ -173,5 +235,24 @@ func openStore(_ options: DataOptions) throws -> UserStore {
         return try UserStore(path: options.databasePath)
     } catch {
         throw CLIError("cannot open the user store at \(options.databasePath): \(error)")
+    }
+}
+
+/// Reloads the TLS certificate on SIGHUP, without dropping sessions.
+struct CertificateReloader: Service {
+    let server: FTPServer
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                do {
+                    try self.server.reloadCertificate()
+                } catch {
+                    self.logger.error("certificate reload failed; keeping the old one", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 }

@@ -166,7 +166,7 @@ struct FTPCommandRefusalTests {
     }
 
     @Test(arguments: [
-        "AUTH TLS", "PBSZ 0", "PROT P", "REIN", "SMNT /", "MFMT 20200101000000 f", "CLNT x", "XYZ", "A", "FOOO",
+        "REIN", "SMNT /", "MFMT 20200101000000 f", "CLNT x", "XYZ", "A", "FOOO",
         // Verbs of up to 7 letters and digits (the checksum verbs such as XSHA256 are that long) are verbs.
         "NOOPS", "RETRX file", "RET1 file", "XSHA384 f",
     ])
@@ -543,5 +543,25 @@ struct FTPCommandTableTests {
     @Test func statWithOnlyOptionsIsTransferControl() throws {
         #expect(try FTPCommand.parse("STAT -la").isTransferControl)
         #expect(try !FTPCommand.parse("STAT /pub").isTransferControl)
+    }
+}
+
+@Suite("FTPCommand.parse: FTPS (RFC 2228, RFC 4217)")
+struct FTPSCommandParseTests {
+    @Test func tlsCommandsParse() throws {
+        #expect(try FTPCommand.parse("AUTH TLS") == .auth("TLS"))
+        #expect(try FTPCommand.parse("auth ssl") == .auth("ssl"))
+        #expect(try FTPCommand.parse("PBSZ 0") == .pbsz("0"))
+        #expect(try FTPCommand.parse("PROT P") == .prot("P"))
+        #expect(try FTPCommand.parse("CCC") == .ccc)
+        for verb in ["AUTH", "PBSZ", "PROT"] {
+            #expect(throws: FTPCommandParseError.self) { try FTPCommand.parse(verb) }
+        }
+    }
+
+    @Test func tlsCommandsAreAllowedBeforeLogin() throws {
+        for line in ["AUTH TLS", "PBSZ 0", "PROT P", "CCC"] {
+            #expect(try FTPCommand.parse(line).allowedBeforeLogin, "\(line)")
+        }
     }
 }

@@ -2,6 +2,7 @@ import FerryProtocol
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// An open data connection, ready for one transfer (RFC 959 §3.2: in stream mode the connection carries one file
 /// and its close marks the end of that file).
@@ -26,11 +27,15 @@ enum DataConnectionError: Error, CustomStringConvertible {
 struct DataChannelSettings: Sendable {
     var idleTimeout: TimeAmount
     var connectTimeout: TimeAmount
+    /// PROT P: the session's TLS context. The server is the TLS server on data connections in both directions
+    /// (RFC 4217 §7), and the context is the control connection's, so a client can resume its TLS session.
+    var tls: NIOSSLContext? = nil
 
     /// Configures a fresh data channel: an idle watchdog (so a stalled peer fails the transfer instead of
     /// holding it forever) and the async wrapper with bounded buffering (backpressure on uploads).
     func configure(_ channel: Channel) throws -> DataChannel {
         let sync = channel.pipeline.syncOperations
+        if let tls = self.tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
         try sync.addHandler(IdleStateHandler(allTimeout: self.idleTimeout))
         try sync.addHandler(DataIdleHandler())
         return try DataChannel(
@@ -95,17 +100,21 @@ final class PassiveListener: Sendable {
     }
 
     let port: Int
+    /// Whether connections to this listener are TLS (PROT P at the time of PASV).
+    let protected: Bool
     private let serverChannel: Channel
     private let accepted: EventLoopPromise<DataChannel>
     private let state: NIOLockedValueBox<State>
 
     private init(
         port: Int,
+        protected: Bool,
         serverChannel: Channel,
         accepted: EventLoopPromise<DataChannel>,
         state: NIOLockedValueBox<State>
     ) {
         self.port = port
+        self.protected = protected
         self.serverChannel = serverChannel
         self.accepted = accepted
         self.state = state
@@ -174,6 +183,7 @@ final class PassiveListener: Sendable {
                 let channel = try await bootstrap.bind(host: ip, port: port).get()
                 let listener = PassiveListener(
                     port: channel.localAddress?.port ?? port,
+                    protected: settings.tls != nil,
                     serverChannel: channel,
                     accepted: accepted,
                     state: state

@@ -1,8 +1,10 @@
 import FerryProtocol
+import FerryTLS
 import FerryUsers
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 #if canImport(Glibc)
@@ -12,12 +14,21 @@ import ServiceLifecycle
 /// The FTP server as a ServiceLifecycle service: `run()` accepts sessions until a graceful shutdown
 /// (SIGTERM/SIGINT via `ServiceGroup`) or cancellation.
 ///
-/// Shutdown stops accepting at once, closes idle sessions with 421, lets transfers in flight finish for
-/// `shutdownGracePeriod`, then closes whatever is left.
+/// It listens on the control port (plain FTP with explicit FTPS via AUTH TLS) and, if configured, on an
+/// implicit-FTPS port where TLS starts with the first byte. Shutdown stops accepting at once, closes idle
+/// sessions with 421, lets transfers in flight finish for `shutdownGracePeriod`, then closes whatever is left.
 public final class FTPServer: Service, Sendable {
     let context: ServerContext
     private let listening: EventLoopPromise<SocketAddress>
+    private let implicitListening: EventLoopPromise<SocketAddress?>
 
+    /// The SHA-256 fingerprint of the certificate served (nil when FTPS is off).
+    public var tlsFingerprint: String? { self.context.tls?.certificate.sha256Fingerprint }
+    /// True when this start generated the self-signed certificate (so the operator should be shown it).
+    public let generatedCertificate: Bool
+
+    /// Prepares the server. Loads (or, on first use, generates) the TLS certificate, so this blocks briefly on
+    /// disk: call it at start-up.
     public init(
         configuration: ServerConfiguration,
         store: UserStore,
@@ -25,21 +36,54 @@ public final class FTPServer: Service, Sendable {
         logger: Logger,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         fileIO: NIOThreadPool = .singleton
-    ) {
+    ) throws {
+        var tls: TLSContextProvider? = nil
+        var generated = false
+        if configuration.tls != .off {
+            let (certificate, created) = try Self.loadCertificate(configuration)
+            tls = try TLSContextProvider(certificate: certificate, logger: logger)
+            generated = created
+        }
+        self.generatedCertificate = generated
         self.context = ServerContext(
             configuration: configuration,
             store: store,
             authenticator: authenticator,
             logger: logger,
             group: group,
-            fileIO: fileIO
+            fileIO: fileIO,
+            tls: tls
         )
         self.listening = group.next().makePromise(of: SocketAddress.self)
+        self.implicitListening = group.next().makePromise(of: SocketAddress?.self)
     }
 
-    /// The bound address, once listening (port 0 becomes the real port).
+    static func loadCertificate(_ configuration: ServerConfiguration) throws -> (ServerCertificate, Bool) {
+        if let certificatePath = configuration.tlsCertificatePath, let keyPath = configuration.tlsKeyPath {
+            return (try ServerCertificate.loadPEM(certificatePath: certificatePath, keyPath: keyPath), false)
+        }
+        _ = mkdir(configuration.dataDirectory, 0o700)
+        let (certificate, created) = try ServerCertificate.loadOrCreate(in: configuration.dataDirectory)
+        return (certificate, created)
+    }
+
+    /// Re-reads the certificate and key (SIGHUP). Sessions already running keep their TLS context; new
+    /// handshakes use the new certificate. Blocking: call it off the event loops.
+    public func reloadCertificate() throws {
+        guard let provider = self.context.tls else { return }
+        let (certificate, _) = try Self.loadCertificate(self.context.configuration)
+        try provider.reload(from: certificate)
+        self.context.logger.notice("certificate reloaded", metadata: ["sha256": "\(certificate.sha256Fingerprint)"])
+    }
+
+    /// The bound control address, once listening (port 0 becomes the real port).
     public var localAddress: SocketAddress {
         get async throws { try await self.listening.futureResult.get() }
+    }
+
+    /// The bound implicit-FTPS address, once listening (nil when not configured).
+    public var implicitTLSAddress: SocketAddress? {
+        get async throws { try await self.implicitListening.futureResult.get() }
     }
 
     public func run() async throws {
@@ -56,71 +100,41 @@ public final class FTPServer: Service, Sendable {
             )
         }
 
-        let maximumLineLength = configuration.maximumLineLength
-        let server: NIOAsyncChannel<ControlChannel, Never>
+        let plain: NIOAsyncChannel<ControlChannel, Never>
+        let implicit: NIOAsyncChannel<ControlChannel, Never>?
         do {
-            server = try await ServerBootstrap(group: self.context.group)
-                .serverChannelOption(.backlog, value: configuration.backlog)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: configuration.host, port: configuration.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            ByteToMessageHandler(FTPLineDecoder(maximumLineLength: maximumLineLength))
-                        )
-                        return try ControlChannel(
-                            wrappingChannelSynchronously: channel,
-                            configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8))
-                        )
-                    }
-                }
+            plain = try await self.bind(port: configuration.port, tls: nil)
+            if let port = configuration.implicitTLSPort, let provider = self.context.tls {
+                implicit = try await self.bind(port: port, tls: provider)
+            } else {
+                implicit = nil
+            }
         } catch {
             self.listening.fail(error)
+            self.implicitListening.fail(error)
             throw error
         }
-        let address = server.channel.localAddress!
+        let address = plain.channel.localAddress!
         self.listening.succeed(address)
+        self.implicitListening.succeed(implicit?.channel.localAddress)
         logger.info("listening", metadata: ["address": "\(address)"])
+        if let implicit {
+            logger.info("listening (implicit FTPS)", metadata: ["address": "\(implicit.channel.localAddress!)"])
+        }
 
         let context = self.context
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                try await server.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        group.addTask {
-                            // Each session catches its own errors: one client never takes the server down.
-                            let address = connection.channel.remoteAddress?.ipAddress ?? "?"
-                            let admission = context.abuseGuard.admitConnection(from: address)
-                            do {
-                                try await connection.executeThenClose { input, _ in
-                                    guard admission == .admitted else {
-                                        if case .refused(let text) = admission {
-                                            logger.notice(
-                                                "connection refused",
-                                                metadata: ["peer": "\(address)", "reason": "\(text)"]
-                                            )
-                                            await Session.send(
-                                                FTPReply(.serviceNotAvailable, text),
-                                                on: connection.channel
-                                            )
-                                        }
-                                        return
-                                    }
-                                    defer { context.abuseGuard.connectionClosed(from: address) }
-                                    let session = Session(context: context, control: connection)
-                                    await session.run(inbound: input)
-                                }
-                            } catch {
-                                logger.debug("session ended with error", metadata: ["error": "\(error)"])
-                            }
-                        }
-                    }
+                if let implicit, let provider = context.tls {
+                    group.addTask { try await Self.accept(on: implicit, context: context, implicitTLS: provider) }
                 }
-                // Not accepting any more: wait for the sessions (the discarding group) to end.
+                try await Self.accept(on: plain, context: context, implicitTLS: nil)
+                // Not accepting any more: the discarding group waits for the sessions to end.
             }
         } onGracefulShutdown: {
             logger.info("shutting down: no new connections, finishing transfers")
-            server.channel.close(promise: nil)
+            plain.channel.close(promise: nil)
+            implicit?.channel.close(promise: nil)
             for session in context.registry.beginShutdown() { session.requestShutdown() }
             // Whatever still runs after the grace period is closed.
             let grace = TimeAmount(configuration.shutdownGracePeriod)
@@ -129,5 +143,68 @@ public final class FTPServer: Service, Sendable {
             }
         }
         logger.info("stopped")
+    }
+
+    /// A listener whose connections carry control lines; with `tls`, TLS starts with the first byte.
+    private func bind(port: Int, tls: TLSContextProvider?) async throws -> NIOAsyncChannel<ControlChannel, Never> {
+        let configuration = self.context.configuration
+        let maximumLineLength = configuration.maximumLineLength
+        return try await ServerBootstrap(group: self.context.group)
+            .serverChannelOption(.backlog, value: configuration.backlog)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: configuration.host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeServerHandler()) }
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(FTPLineDecoder(maximumLineLength: maximumLineLength))
+                    )
+                    return try ControlChannel(
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8))
+                    )
+                }
+            }
+    }
+
+    /// Accepts connections until the listener closes; each becomes a session in its own task.
+    private static func accept(
+        on listener: NIOAsyncChannel<ControlChannel, Never>,
+        context: ServerContext,
+        implicitTLS: TLSContextProvider?
+    ) async throws {
+        let logger = context.logger
+        try await withThrowingDiscardingTaskGroup { group in
+            try await listener.executeThenClose { inbound in
+                for try await connection in inbound {
+                    // The session's TLS context on the implicit port: the one its handshake uses.
+                    let sessionTLS = implicitTLS?.context
+                    group.addTask {
+                        // Each session catches its own errors: one client never takes the server down.
+                        let address = connection.channel.remoteAddress?.ipAddress ?? "?"
+                        let admission = context.abuseGuard.admitConnection(from: address)
+                        do {
+                            try await connection.executeThenClose { input, _ in
+                                guard admission == .admitted else {
+                                    if case .refused(let text) = admission {
+                                        logger.notice(
+                                            "connection refused",
+                                            metadata: ["peer": "\(address)", "reason": "\(text)"]
+                                        )
+                                        await Session.send(FTPReply(.serviceNotAvailable, text), on: connection.channel)
+                                    }
+                                    return
+                                }
+                                defer { context.abuseGuard.connectionClosed(from: address) }
+                                let session = Session(context: context, control: connection, implicitTLS: sessionTLS)
+                                await session.run(inbound: input)
+                            }
+                        } catch {
+                            logger.debug("session ended with error", metadata: ["error": "\(error)"])
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
 import FerryUsers
+import NIOCore
 
 /// Everything an operator can tune, in one place, with the defaults documented beside each value.
 ///
@@ -53,6 +54,42 @@ public struct ServerConfiguration: Sendable {
     public var maximumConcurrentChecksums = 4
     /// Bytes read from disk or written to disk per I/O call during transfers.
     public var transferChunkSize: Int = 1 << 20
+
+    /// Whether clients must use TLS (FTPS) before logging in.
+    public enum TLSPolicy: String, Sendable, CaseIterable {
+        /// USER before AUTH TLS gets 530.
+        case required
+        /// Clear and TLS logins are both accepted.
+        case optional
+        /// No FTPS at all: AUTH gets 502 and FEAT does not offer it.
+        case off
+        /// Required for clients that are not local (`isLocal`), optional for local ones. The default.
+        case automatic
+    }
+
+    /// Whether data connections must be protected (PROT P) when transferring.
+    public enum DataProtectionPolicy: String, Sendable, CaseIterable {
+        case required
+        case optional
+    }
+
+    public var tls: TLSPolicy = .automatic
+    public var tlsData: DataProtectionPolicy = .optional
+    /// PEM certificate chain and key; when nil, a self-signed certificate is made once in `<data>/tls/`.
+    public var tlsCertificatePath: String? = nil
+    public var tlsKeyPath: String? = nil
+    /// Port of the implicit-FTPS listener (TLS from the first byte); nil for none.
+    public var implicitTLSPort: Int? = nil
+    /// Which clients count as local for `TLSPolicy.automatic`: loopback by default. Tests inject their own.
+    public var isLocal: @Sendable (SocketAddress) -> Bool = ServerConfiguration.isLoopback
+    /// Accept an upload whose TLS data connection ended without close_notify (many clients do that) as complete.
+    /// Off means such uploads are discarded as possibly truncated.
+    public var acceptUncleanTLSDataShutdown = true
+
+    public static func isLoopback(_ address: SocketAddress) -> Bool {
+        guard let ip = address.ipAddress else { return false }
+        return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
+    }
 
     public init() {}
 

@@ -1,3 +1,4 @@
+import FerryTLS
 import FerryUsers
 import Logging
 import NIOConcurrencyHelpers
@@ -18,6 +19,8 @@ final class ServerContext: Sendable {
     let ledger: QuotaLedger
     let digestCache = DigestCache()
     let abuseGuard: AbuseGuard
+    /// The TLS contexts (nil when FTPS is off).
+    let tls: TLSContextProvider?
     /// Checksum computations running now (HASH and the X… commands), bounded by the configuration.
     let checksumsRunning = NIOLockedValueBox(0)
 
@@ -27,8 +30,10 @@ final class ServerContext: Sendable {
         authenticator: Authenticator,
         logger: Logger,
         group: EventLoopGroup,
-        fileIO: NIOThreadPool
+        fileIO: NIOThreadPool,
+        tls: TLSContextProvider?
     ) {
+        self.tls = tls
         self.configuration = configuration
         self.store = store
         self.authenticator = authenticator

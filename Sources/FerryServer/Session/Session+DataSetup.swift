@@ -81,7 +81,7 @@ extension Session {
                 localAddress: self.local,
                 ports: configuration.passivePorts,
                 expectedPeer: self.peer,
-                settings: self.context.dataSettings,
+                settings: self.dataSettings,
                 acceptTimeout: TimeAmount(configuration.dataConnectionTimeout)
             )
             self.dataSetup = .passive(listener)
@@ -115,14 +115,26 @@ extension Session {
         return left == right
     }
 
-    /// Takes the data setup for the next transfer; replies 425 if there is none.
+    /// Takes the data setup for the next transfer; replies 425 if there is none, 521 if the data connection
+    /// would be clear while policy requires PROT P.
     func takeDataSetup() async -> DataSetup? {
         let setup = self.dataSetup
         self.dataSetup = .none
-        if case .none = setup {
-            await self.reply(.cannotOpenDataConnection, "Use PORT, EPRT, PASV or EPSV first.")
+        if self.context.configuration.tlsData == .required && self.dataProtection != .private {
+            if case .passive(let listener) = setup { listener.close() }
+            await self.reply(.protectionRequired, "Data connections must be protected: send PBSZ 0 and PROT P.")
             return nil
         }
-        return setup
+        switch setup {
+        case .none:
+            await self.reply(.cannotOpenDataConnection, "Use PORT, EPRT, PASV or EPSV first.")
+            return nil
+        case .passive(let listener) where listener.protected != (self.dataProtection == .private):
+            listener.close()
+            await self.reply(.cannotOpenDataConnection, "PROT changed after PASV; send PASV or EPSV again.")
+            return nil
+        case .passive, .active:
+            return setup
+        }
     }
 }

@@ -36,6 +36,11 @@ extension Session {
         case .stru: await self.reply(.commandOK, "Structure set to F.")
         case .allo: await self.reply(.commandSuperfluous, "ALLO not needed.")
         case .site(let arguments): await self.handleSITE(arguments)
+        // Session+TLS.swift
+        case .auth(let mechanism): await self.handleAUTH(mechanism)
+        case .pbsz(let size): await self.handlePBSZ(size)
+        case .prot(let level): await self.handlePROT(level)
+        case .ccc: await self.handleCCC()
         // Session+Quota.swift
         case .avbl(let path): await self.handleAVBL(path)
         // Session+Checksums.swift

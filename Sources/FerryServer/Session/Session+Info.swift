@@ -4,7 +4,7 @@ import FerryProtocol
 extension Session {
     /// The FEAT reply (RFC 2389): exactly what is implemented, one feature per line, each indented by a space.
     var featureLines: [String] {
-        [
+        (self.context.tls == nil ? [] : ["AUTH TLS", "PBSZ", "PROT"]) + [
             "AVBL",
             "EPRT",
             "EPSV",

@@ -40,6 +40,7 @@ extension Session {
             }
             let count = Int64(buffer.readableBytes)
             try await data.channel.writeAndFlush(IOData.byteBuffer(buffer))
+            try await data.finishSending()
             job.progress.withLockedValue { $0 = count }
             return count
         } cleanup: {

@@ -12,6 +12,11 @@ extension Session {
             await self.reply(.notLoggedIn, "Already logged in; reconnect to change user.")
             return
         }
+        // SECURITY: under the TLS policy, no password crosses the network in clear.
+        if self.tlsRequired && self.tlsContext == nil {
+            await self.reply(.notLoggedIn, "TLS required: use AUTH TLS (FTPS) before logging in.")
+            return
+        }
         self.login = .awaitingPassword(user: name)
         // SECURITY: the same reply for every name, existing or not: no user enumeration.
         await self.reply(.needPassword, "Password required.")

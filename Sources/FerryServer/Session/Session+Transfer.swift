@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 #if canImport(Glibc)
     import Glibc
@@ -199,6 +200,7 @@ extension Session {
         TransferJob(
             context: self.context,
             control: self.control.channel,
+            dataSettings: self.dataSettings,
             logger: self.logger,
             setup: setup,
             command: command,
@@ -239,12 +241,22 @@ extension FTPReplyCode {
 struct DataStream {
     let channel: Channel
     let inbound: NIOAsyncChannelInboundStream<ByteBuffer>
+    /// PROT P: bytes go through TLS, so sendfile cannot be used.
+    let encrypted: Bool
+
+    /// Waits until everything sent is flushed. With TLS the flush completes only after the handshake, so even a
+    /// transfer of zero bytes gives the client a complete TLS session before the connection closes.
+    func finishSending() async throws {
+        try await self.channel.writeAndFlush(IOData.byteBuffer(ByteBuffer()))
+    }
 }
 
 /// Everything a transfer task needs, all of it safe to use from another task.
 struct TransferJob: Sendable {
     let context: ServerContext
     let control: Channel
+    /// Data-connection settings (TLS for PROT P) when the transfer was asked for.
+    let dataSettings: DataChannelSettings
     let logger: Logger
     let setup: Session.DataSetup
     let command: String
@@ -293,10 +305,16 @@ struct TransferJob: Sendable {
         }
         do {
             let channel = data.channel
+            let encrypted: Bool
+            switch self.setup {
+            case .passive(let listener): encrypted = listener.protected
+            case .active: encrypted = self.dataSettings.tls != nil
+            case .none: encrypted = false
+            }
             // executeThenClose finishes the async wrapper and closes the connection whatever happens.
             let bytes = try await data.executeThenClose { inbound, _ in
                 try await withTaskCancellationHandler {
-                    try await body(self, DataStream(channel: channel, inbound: inbound))
+                    try await body(self, DataStream(channel: channel, inbound: inbound, encrypted: encrypted))
                 } onCancel: {
                     channel.close(promise: nil)
                 }
@@ -327,7 +345,7 @@ struct TransferJob: Sendable {
                 listener.close()
             }
         case .active(let address):
-            return try await connectActive(to: address, group: self.context.group, settings: self.context.dataSettings)
+            return try await connectActive(to: address, group: self.context.group, settings: self.dataSettings)
         }
     }
 
@@ -342,8 +360,8 @@ struct TransferJob: Sendable {
     ) async throws
         -> Int64
     {
-        if type == .image {
-            // The region borrows the descriptor; `cleanup` closes it after the transfer.
+        if type == .image && !data.encrypted {
+            // Zero copy. The region borrows the descriptor; `cleanup` closes it after the transfer.
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: dup(fd))
             defer { try? handle.close() }
             let region = FileRegion(fileHandle: handle, readerIndex: Int(offset), endIndex: Int(end))
@@ -364,11 +382,12 @@ struct TransferJob: Sendable {
             }
             if chunk.isEmpty { break }
             position += Int64(chunk.count)
-            let encoded = encoder.encode(chunk)
+            let encoded = type == .ascii ? encoder.encode(chunk) : chunk
             try await data.channel.writeAndFlush(IOData.byteBuffer(ByteBuffer(bytes: encoded)))
             sent += Int64(encoded.count)
             self.progress.withLockedValue { $0 = sent }
         }
+        try await data.finishSending()
         return sent
     }
 
@@ -419,17 +438,24 @@ struct TransferJob: Sendable {
                 }
             }
         }
+        // Many TLS clients end an upload by closing TCP without close_notify; accepted as the end of the file unless
+        // configured otherwise (the control connection must still be there, checked by the caller).
+        let acceptUnclean = data.encrypted && self.context.configuration.acceptUncleanTLSDataShutdown
         do {
-            for try await buffer in data.inbound {
-                received += Int64(buffer.readableBytes)
-                self.progress.withLockedValue { $0 = received }
-                let bytes = type == .ascii ? ByteBuffer(bytes: decoder.decode(buffer.readableBytesView)) : buffer
-                // Quota: reserve before writing; the first byte over the limit stops the upload with 552.
-                onDisk += Int64(bytes.readableBytes)
-                try books.reserve(size: onDisk)
-                batch.append(bytes)
-                batchBytes += buffer.readableBytes
-                if batchBytes >= chunkSize { try await flush() }
+            do {
+                for try await buffer in data.inbound {
+                    received += Int64(buffer.readableBytes)
+                    self.progress.withLockedValue { $0 = received }
+                    let bytes = type == .ascii ? ByteBuffer(bytes: decoder.decode(buffer.readableBytesView)) : buffer
+                    // Quota: reserve before writing; the first byte over the limit stops the upload with 552.
+                    onDisk += Int64(bytes.readableBytes)
+                    try books.reserve(size: onDisk)
+                    batch.append(bytes)
+                    batchBytes += buffer.readableBytes
+                    if batchBytes >= chunkSize { try await flush() }
+                }
+            } catch NIOSSLError.uncleanShutdown where acceptUnclean {
+                self.logger.debug("TLS data connection closed without close_notify")
             }
             try Task.checkCancellation()
             if type == .ascii {

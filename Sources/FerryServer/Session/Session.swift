@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 typealias ControlChannel = NIOAsyncChannel<FTPControlLine, ByteBuffer>
 
@@ -38,6 +39,10 @@ final class Session {
     var epsvAllOnly = false
     var dataSetup = DataSetup.none
     var transfer: RunningTransfer?
+    /// The TLS context of this session once AUTH TLS succeeded (or from the start on the implicit port).
+    var tlsContext: NIOSSLContext?
+    var protectionBufferSizeSet = false
+    var dataProtection = DataProtection.clear
     var quitRequested = false
 
     enum LoginState {
@@ -53,7 +58,8 @@ final class Session {
         case active(SocketAddress)
     }
 
-    init(context: ServerContext, control: ControlChannel) {
+    init(context: ServerContext, control: ControlChannel, implicitTLS: NIOSSLContext? = nil) {
+        self.tlsContext = implicitTLS
         self.context = context
         self.control = control
         self.handle = SessionHandle(channel: control.channel)
@@ -81,7 +87,8 @@ final class Session {
                 if self.quitRequested { break }
             }
         } catch {
-            self.logger.debug("control connection error", metadata: ["error": "\(error)"])
+            // TLS handshake failures, plain text on the implicit port, truncated records: this session only.
+            self.logger.info("control connection error", metadata: ["error": "\(error)"])
         }
         await self.finish()
     }

@@ -1299,6 +1299,147 @@ def scenario_pasv_flood(args):
     ftp.quit()
 
 
+# --- FTPS ----------------------------------------------------------------------------------------
+
+import ssl  # noqa: E402
+
+
+def tls_context(args):
+    """Trusts exactly the server's certificate (the test's data folder holds it)."""
+    ctx = ssl.create_default_context(cafile=os.path.join(args.data, "tls", "cert.pem"))
+    ctx.check_hostname = False  # the certificate names localhost/127.0.0.1/::1; checked separately below
+    return ctx
+
+
+def connect_tls(args, user=None, password=None, protect=True, port=None):
+    ftp = ftplib.FTP_TLS(context=tls_context(args), timeout=TIMEOUT, encoding="utf-8")
+    ftp.connect(args.host, port or args.port)
+    assert ftp.auth().startswith("234")
+    ftp.login(user or args.user, password or args.password)
+    if protect:
+        assert ftp.prot_p().startswith("200")
+    return ftp
+
+
+def scenario_ftps_explicit(args):
+    # The certificate verifies for the host name too.
+    strict = ssl.create_default_context(cafile=os.path.join(args.data, "tls", "cert.pem"))
+    ftp = ftplib.FTP_TLS(context=strict, timeout=TIMEOUT)
+    ftp.connect("localhost" if args.host == "127.0.0.1" else args.host, args.port)
+    ftp.auth()
+    assert ftp.sock.version() in ("TLSv1.2", "TLSv1.3"), ftp.sock.version()
+    ftp.quit()
+    feat = connect(args, login=False).sendcmd("FEAT")
+    assert " AUTH TLS" in feat and " PBSZ" in feat and " PROT" in feat, feat
+    ftp = connect_tls(args)
+    for size in [0, 1, 5 * 1024 * 1024 + 3]:
+        data = os.urandom(size)
+        stor_bytes(ftp, f"s{size}.bin", data)
+        assert retr_bytes(ftp, f"s{size}.bin") == data
+        assert open(os.path.join(args.home, f"s{size}.bin"), "rb").read() == data
+    assert sorted(ftp.nlst()) == ["s0.bin", "s1.bin", "s5242883.bin"]
+    assert len(list(ftp.mlsd())) == 4
+    # Active mode with PROT P: the server connects and is still the TLS server.
+    ftp.set_pasv(False)
+    assert retr_bytes(ftp, "s1.bin") and True
+    ftp.set_pasv(True)
+    # PROT C switches back to clear data connections.
+    assert ftp.prot_c().startswith("200")
+    assert retr_bytes(ftp, "s1.bin") is not None
+    # Resume over TLS.
+    data = os.urandom(100_000)
+    stor_bytes(ftp, "r.bin", data[:40_000])
+    ftp.prot_p()
+    stor_bytes(ftp, "r.bin", data[40_000:], rest=40_000)
+    assert retr_bytes(ftp, "r.bin") == data
+    # Order and refusals: CCC, PROT before PBSZ, AUTH twice, unknown mechanisms and levels.
+    expect_error("534", ftp.sendcmd, "CCC")
+    expect_error("503", ftp.sendcmd, "AUTH TLS")
+    expect_error("536", ftp.sendcmd, "PROT S")
+    expect_error("504", ftp.sendcmd, "PROT X")
+    ftp.quit()
+    plain = connect(args, login=False)
+    expect_error("503", plain.sendcmd, "PBSZ 0")
+    expect_error("503", plain.sendcmd, "PROT P")
+    expect_error("504", plain.sendcmd, "AUTH KERBEROS_V4")
+    plain.quit()
+
+
+def scenario_ftps_abort_and_integrity(args):
+    ftp = connect_tls(args)
+    data = os.urandom(8 << 20)
+    stor_bytes(ftp, "big.bin", data)
+    assert parse_hash(ftp.sendcmd("HASH big.bin"))[3] == hashlib.sha256(data).hexdigest()
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("RETR big.bin")
+    conn.recv(65536)
+    ftp.sock.sendall(b"ABOR\r\n")
+    first = ftp.getmultiline()
+    second = ftp.getmultiline()
+    conn.close()
+    assert first.startswith("426") and second.startswith("226"), (first, second)
+    assert retr_bytes(ftp, "big.bin") == data
+    ftp.quit()
+
+
+def scenario_ftps_implicit(args):
+    port = int(args.settings["implicit"])
+    raw = socket.create_connection((args.host, port), timeout=TIMEOUT)
+    sock = tls_context(args).wrap_socket(raw, server_hostname=None)
+    f = sock.makefile("rb")
+    assert f.readline().startswith(b"220")
+    sock.sendall(f"USER {args.user}\r\n".encode())
+    assert f.readline().startswith(b"331")
+    sock.sendall(f"PASS {args.password}\r\n".encode())
+    assert f.readline().startswith(b"230")
+    sock.sendall(b"PBSZ 0\r\n")
+    assert f.readline().startswith(b"200")
+    sock.sendall(b"PROT P\r\n")
+    assert f.readline().startswith(b"200")
+    sock.sendall(b"QUIT\r\n")
+    assert f.readline().startswith(b"221")
+    sock.close()
+    # Plain text on the implicit port ends that connection only.
+    garbage = socket.create_connection((args.host, port), timeout=TIMEOUT)
+    garbage.sendall(b"USER alice\r\nPASS x\r\n" + os.urandom(300))
+    try:
+        leftover = garbage.recv(1000)
+    except ConnectionResetError:
+        leftover = b""
+    assert not leftover.startswith(b"2"), leftover
+    garbage.close()
+    # A truncated handshake too.
+    half = socket.create_connection((args.host, port), timeout=TIMEOUT)
+    half.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    half.close()
+    ftp = connect_tls(args)
+    assert ftp.sendcmd("NOOP").startswith("200")
+    ftp.quit()
+
+
+def scenario_tls_required(args):
+    """Policy `required`: USER before AUTH TLS is refused; after AUTH TLS it works."""
+    plain = connect(args, login=False)
+    text = expect_error("530", plain.sendcmd, "USER " + args.user)
+    assert "TLS required" in text, text
+    plain.quit()
+    ftp = connect_tls(args)
+    ftp.quit()
+
+
+def scenario_tls_data_required(args):
+    """Policy `--tls-data required`: transfers on clear data connections are refused, PROT C too."""
+    ftp = connect_tls(args, protect=False)
+    text = expect_error("521", ftp.nlst)
+    assert "PROT P" in text, text
+    assert ftp.sendcmd("PBSZ 0").startswith("200")
+    expect_error("534", ftp.sendcmd, "PROT C")
+    ftp.prot_p()
+    stor_bytes(ftp, "ok.bin", b"protected")
+    assert retr_bytes(ftp, "ok.bin") == b"protected"
+    ftp.quit()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")

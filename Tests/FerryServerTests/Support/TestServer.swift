@@ -13,6 +13,10 @@ final class TestServer: Sendable {
     static let cheapHash = PasswordHashAlgorithm.scrypt(logN: 10, r: 8, p: 1)
 
     let port: Int
+    /// The implicit-FTPS port, when the test configured one.
+    let implicitTLSPort: Int?
+    /// The SHA-256 fingerprint of the served certificate.
+    let fingerprint: String?
     let host: String
     let dataDirectory: String
     let homes: [String: String]
@@ -26,6 +30,8 @@ final class TestServer: Sendable {
 
     private init(
         port: Int,
+        implicitTLSPort: Int?,
+        fingerprint: String?,
         host: String,
         dataDirectory: String,
         homes: [String: String],
@@ -35,6 +41,8 @@ final class TestServer: Sendable {
         authenticator: Authenticator
     ) {
         self.port = port
+        self.implicitTLSPort = implicitTLSPort
+        self.fingerprint = fingerprint
         self.host = host
         self.dataDirectory = dataDirectory
         self.homes = homes
@@ -86,12 +94,20 @@ final class TestServer: Sendable {
             )
         }
         let authenticator = Authenticator(store: store, algorithm: Self.cheapHash, logger: logger)
-        let server = FTPServer(configuration: configuration, store: store, authenticator: authenticator, logger: logger)
+        let server = try FTPServer(
+            configuration: configuration,
+            store: store,
+            authenticator: authenticator,
+            logger: logger
+        )
         let group = ServiceGroup(services: [server], logger: logger)
         let task = Task { try await group.run() }
         let address = try await server.localAddress
+        let implicitAddress = try await server.implicitTLSAddress
         return TestServer(
             port: address.port!,
+            implicitTLSPort: implicitAddress?.port,
+            fingerprint: server.tlsFingerprint,
             host: host,
             dataDirectory: directory,
             homes: homes,
