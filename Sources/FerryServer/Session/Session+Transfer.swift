@@ -429,14 +429,17 @@ struct TransferJob: Sendable {
             batch.removeAll(keepingCapacity: true)
             batchBytes = 0
             try await inFlight?.get()
-            inFlight = fileIO.runIfActive(eventLoop: eventLoop) { () throws -> Void in
+            // Writing and hashing the batch run side by side on two pool threads; each stage still sees the
+            // batches in order, because the next batch waits for both.
+            let writing = fileIO.runIfActive(eventLoop: eventLoop) { () throws -> Void in
                 for buffer in buffers {
-                    try buffer.withUnsafeReadableBytes { bytes throws(JailError) in
-                        try upload.write(bytes)
-                        digests.update(bytes)
-                    }
+                    try buffer.withUnsafeReadableBytes { bytes throws(JailError) in try upload.write(bytes) }
                 }
             }
+            let hashing = fileIO.runIfActive(eventLoop: eventLoop) {
+                for buffer in buffers { buffer.withUnsafeReadableBytes { digests.update($0) } }
+            }
+            inFlight = writing.and(hashing).map { _ in }
         }
         // Many TLS clients end an upload by closing TCP without close_notify; accepted as the end of the file unless
         // configured otherwise (the control connection must still be there, checked by the caller).
