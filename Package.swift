@@ -7,7 +7,9 @@ let package = Package(
     products: [
         .library(name: "FerryProtocol", targets: ["FerryProtocol"]),
         .library(name: "FerryServer", targets: ["FerryServer"]),
+        .library(name: "FerryClient", targets: ["FerryClient"]),
         .executable(name: "ferryd", targets: ["ferryd"]),
+        .executable(name: "ferry", targets: ["ferry"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -90,6 +92,38 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The client library: FTP/FTPS sessions, verified transfers with resume and progress.
+        .target(
+            name: "FerryClient",
+            dependencies: [
+                "FerryProtocol",
+                "FerryIntegrity",
+                "FerryTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Command-line building blocks: progress rendering, terminal queries, no-echo passwords, ~/.netrc.
+        .target(
+            name: "FerryCLI",
+            dependencies: ["FerryProtocol"]
+        ),
+        // `ferry`: the command-line client (thin: the work is in FerryClient and FerryCLI).
+        .executableTarget(
+            name: "ferry",
+            dependencies: [
+                "FerryClient",
+                "FerryCLI",
+                "FerryProtocol",
+                "FerryTLS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .executableTarget(
             name: "ferryd",
             dependencies: [
@@ -130,15 +164,44 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "FerryCLITests",
+            dependencies: ["FerryCLI", "FerryProtocol"]
+        ),
+        .testTarget(
             name: "FerryUsersTests",
             dependencies: [
                 "FerryUsers",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Test support shared by the test targets: an in-process server on port 0, external client processes.
+        .target(
+            name: "FerryTestSupport",
+            dependencies: [
+                "FerryServer",
+                "FerryUsers",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/FerryTestSupport"
+        ),
+        .testTarget(
+            name: "FerryClientTests",
+            dependencies: [
+                "FerryClient",
+                "FerryTestSupport",
+                "FerryProtocol",
+                "FerryTLS",
+                "FerryIntegrity",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .testTarget(
             name: "FerryServerTests",
             dependencies: [
+                "FerryTestSupport",
                 "FerryServer",
                 "FerryProtocol",
                 "FerryUsers",

@@ -1,3 +1,4 @@
+import FerryTestSupport
 import Testing
 
 /// Connection limits, brute-force bans and hostile clients.

@@ -1,4 +1,5 @@
 import FerryServer
+import FerryTestSupport
 import Testing
 
 /// Python's ftplib, a real client every Python install has, driven against the real server on loopback.

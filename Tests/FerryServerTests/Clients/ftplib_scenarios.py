@@ -913,7 +913,9 @@ def scenario_quota_concurrent(args):
     overshoot = max(0, on_disk - limit)
     print(f"concurrent quota race: {len(ok)} of 8 uploads stored, {on_disk} bytes on disk, limit {limit}, overshoot {overshoot}")
     assert overshoot == 0
-    assert len(ok) == on_disk // size and len(ok) == 3, (ok, on_disk)
+    # Space is reserved as bytes arrive, first come first served: an upload whose next bytes do not fit gets 552
+    # even if another one will fail later, so 1 to 3 of the 8 are stored; never more than fits.
+    assert len(ok) == on_disk // size and 1 <= len(ok) <= 3, (ok, on_disk)
     for i in ok:
         assert open(os.path.join(args.home, f"c{i}.bin"), "rb").read() == bytes([i]) * size
     ftp = connect(args)

@@ -1,24 +1,27 @@
 import Foundation
-import Testing
 
 /// What an external client process did.
-struct ProcessResult: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var timedOut: Bool
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    public var timedOut: Bool
 }
 
 /// Runs a program with a hard time limit; the limit kills it, so a hung client never hangs the suite.
-func runProcess(
+public func runProcess(
     _ executable: String,
     _ arguments: [String],
     stdin: Data? = nil,
+    environment: [String: String] = [:],
     timeout: Duration = .seconds(120)
 ) async throws -> ProcessResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [executable] + arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    }
     let out = Pipe()
     let err = Pipe()
     let input = Pipe()
@@ -26,8 +29,14 @@ func runProcess(
     process.standardError = err
     process.standardInput = input
     try process.run()
-    if let stdin { input.fileHandleForWriting.write(stdin) }
-    try? input.fileHandleForWriting.close()
+    // Fed from a thread of its own: a large input must not block us while the child waits for us to read its
+    // output, and a child that exits early (closing its end) must not crash the suite.
+    let writer = input.fileHandleForWriting
+    let feeder = Thread {
+        if let stdin { try? writer.write(contentsOf: stdin) }
+        try? writer.close()
+    }
+    feeder.start()
 
     // Drain the pipes while the process runs so a chatty client cannot block on a full pipe. The blocking reads
     // run on threads of their own: blocking Swift's cooperative pool or Dispatch's global queues (as wide as the
@@ -53,38 +62,12 @@ func runProcess(
     )
 }
 
-/// The folder with the Python client scenarios.
-let clientsDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Clients").path
-
-/// Runs one scenario of `Clients/ftplib_scenarios.py` (Python's ftplib) against `server` and records its
-/// output as a test issue if it fails.
-func runFtplib(
-    _ scenario: String,
-    _ server: TestServer,
-    user: String = "alice",
-    password: String = "alice-secret",
-    extra: [String: String] = [:],
-    timeout: Duration = .seconds(180),
-    sourceLocation: SourceLocation = #_sourceLocation
-) async throws {
-    var arguments = [
-        clientsDirectory + "/ftplib_scenarios.py", scenario,
-        "--host", server.host, "--port", String(server.port),
-        "--user", user, "--password", password,
-        "--home", server.home(user), "--data", server.dataDirectory,
-    ]
-    for (key, value) in extra.sorted(by: { $0.key < $1.key }) { arguments += ["--set", "\(key)=\(value)"] }
-    let result = try await runProcess("python3", ["-u"] + arguments, timeout: timeout)
-    #expect(
-        result.status == 0 && !result.timedOut,
-        "ftplib scenario '\(scenario)' failed (status \(result.status), timed out: \(result.timedOut))\n\(result.stdout)\n\(result.stderr)",
-        sourceLocation: sourceLocation
-    )
-}
-
 /// Runs curl with a time limit.
-func curl(_ arguments: [String], stdin: Data? = nil, timeout: Duration = .seconds(120)) async throws -> ProcessResult {
+public func curl(
+    _ arguments: [String],
+    stdin: Data? = nil,
+    timeout: Duration = .seconds(120)
+) async throws -> ProcessResult {
     try await runProcess(
         "curl",
         ["--silent", "--show-error", "--max-time", "100"] + arguments,

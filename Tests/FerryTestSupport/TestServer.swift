@@ -9,24 +9,24 @@ import ServiceLifecycle
 ///
 /// Users get cheap scrypt parameters so that logins stay fast in debug builds; the hashing code path is the
 /// production one.
-final class TestServer: Sendable {
-    static let cheapHash = PasswordHashAlgorithm.scrypt(logN: 10, r: 8, p: 1)
+public final class TestServer: Sendable {
+    public static let cheapHash = PasswordHashAlgorithm.scrypt(logN: 10, r: 8, p: 1)
 
-    let port: Int
+    public let port: Int
     /// The implicit-FTPS port, when the test configured one.
-    let implicitTLSPort: Int?
+    public let implicitTLSPort: Int?
     /// The SHA-256 fingerprint of the served certificate.
-    let fingerprint: String?
-    let host: String
-    let dataDirectory: String
-    let homes: [String: String]
-    let store: UserStore
+    public let fingerprint: String?
+    public let host: String
+    public let dataDirectory: String
+    public let homes: [String: String]
+    public let store: UserStore
     private let group: ServiceGroup
     private let task: Task<Void, Error>
     private let authenticator: Authenticator
 
     /// Users every test server has: name and password.
-    static let defaultUsers = [("alice", "alice-secret"), ("bob", "bob-secret"), ("carol", "carol-secret")]
+    public static let defaultUsers = [("alice", "alice-secret"), ("bob", "bob-secret"), ("carol", "carol-secret")]
 
     private init(
         port: Int,
@@ -53,12 +53,17 @@ final class TestServer: Sendable {
     }
 
     /// A user's limits in a test: bytes and files, nil meaning unlimited.
-    struct Quota: Sendable {
-        var bytes: Int64?
-        var files: Int64? = nil
+    public struct Quota: Sendable {
+        public var bytes: Int64?
+        public var files: Int64? = nil
+
+        public init(bytes: Int64?, files: Int64? = nil) {
+            self.bytes = bytes
+            self.files = files
+        }
     }
 
-    static func start(
+    public static func start(
         host: String = "127.0.0.1",
         users: [(String, String)] = TestServer.defaultUsers,
         quotas: [String: Quota] = [:],
@@ -118,10 +123,10 @@ final class TestServer: Sendable {
         )
     }
 
-    func home(_ user: String) -> String { self.homes[user] ?? self.dataDirectory + "/homes/" + user }
+    public func home(_ user: String) -> String { self.homes[user] ?? self.dataDirectory + "/homes/" + user }
 
     /// Graceful shutdown (the SIGTERM path), then the data folder is removed.
-    func stop() async {
+    public func stop() async {
         await self.group.triggerGracefulShutdown()
         _ = try? await self.task.value
         await self.authenticator.shutdown()
@@ -130,7 +135,7 @@ final class TestServer: Sendable {
 }
 
 /// Runs a test body against a fresh server and always stops it.
-func withServer(
+public func withServer(
     host: String = "127.0.0.1",
     users: [(String, String)] = TestServer.defaultUsers,
     quotas: [String: TestServer.Quota] = [:],
