@@ -156,6 +156,7 @@ let package = Package(
             name: "FerryTLSTests",
             dependencies: [
                 "FerryTLS",
+                "FerryTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

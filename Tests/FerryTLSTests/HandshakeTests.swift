@@ -1,4 +1,5 @@
 import FerryTLS
+import FerryTestSupport
 import Foundation
 import NIOCore
 import NIOPosix

@@ -1,4 +1,5 @@
 import FerryTLS
+import FerryTestSupport
 import Foundation
 import NIOCore
 import NIOPosix
@@ -15,68 +16,12 @@ func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws 
     return try await body(base.path)
 }
 
-/// What a process did.
-struct ProcessOutput: Sendable {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var timedOut: Bool
-}
-
 /// Whether `openssl` is on the PATH (the OpenSSL comparisons are skipped without it).
 let opensslAvailable: Bool =
     FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl")
     || (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
         FileManager.default.isExecutableFile(atPath: "\($0)/openssl")
     }
-
-/// Runs a program (found on the PATH) with a hard time limit and an empty standard input.
-func runProcess(
-    _ executable: String,
-    _ arguments: [String],
-    timeout: Duration = .seconds(20)
-) async throws
-    -> ProcessOutput
-{
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-
-    // Drain the pipes on threads of their own so that neither a full pipe nor a blocking read can stall the
-    // cooperative pool (2 cores here) that the NIO servers under test share.
-    async let outData = readToEnd(out.fileHandleForReading)
-    async let errData = readToEnd(err.fileHandleForReading)
-    let deadline = ContinuousClock.now + timeout
-    var timedOut = false
-    while process.isRunning {
-        if ContinuousClock.now > deadline {
-            timedOut = true
-            process.terminate()
-            break
-        }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    process.waitUntilExit()
-    return ProcessOutput(
-        status: process.terminationStatus,
-        stdout: String(decoding: await outData, as: UTF8.self),
-        stderr: String(decoding: await errData, as: UTF8.self),
-        timedOut: timedOut
-    )
-}
-
-private func readToEnd(_ handle: FileHandle) async -> Data {
-    await withCheckedContinuation { continuation in
-        let thread = Thread { continuation.resume(returning: handle.readDataToEndOfFile()) }
-        thread.start()
-    }
-}
 
 /// Runs openssl and requires success.
 @discardableResult
