@@ -410,3 +410,72 @@ final class LocalFile: @unchecked Sendable {
 
     func close() { Glibc.close(self.fd) }
 }
+
+/// Transfers as byte streams, for programs that do not want files.
+extension FTPClient {
+    /// Downloads `remote`, handing each chunk to `consume` as it arrives, then verifies the whole stream like
+    /// `download(_:to:)` does (a mismatch throws `.verification` after the last chunk).
+    public func download(
+        _ remote: String,
+        control: TransferControl? = nil,
+        into consume: (ByteBuffer) async throws -> Void
+    ) async throws -> TransferResult {
+        let started = ContinuousClock.now
+        let method = self.checksumMethod
+        let total = try await self.size(remote)
+        let digest = DigestBox(method?.algorithm ?? .sha256)
+        let size = try await self.withDataTransfer("RETR \(remote)", control: control) { inbound, _ in
+            var count: Int64 = 0
+            for try await chunk in inbound {
+                chunk.withUnsafeReadableBytes { digest.update($0) }
+                count += Int64(chunk.readableBytes)
+                try await consume(chunk)
+            }
+            return count
+        }
+        let verification = try await self.verify(
+            remote,
+            size: size,
+            expectedSize: total,
+            digest: digest,
+            method: method
+        )
+        return TransferResult(
+            size: size,
+            transferred: size,
+            resumedFrom: 0,
+            seconds: Self.seconds(since: started),
+            verification: verification
+        )
+    }
+
+    /// Uploads the bytes of `source` to `remote`, then verifies the server's copy against what was sent.
+    /// (SITE EXPECT needs the digest before sending, which a stream cannot give; use the file variant for that.)
+    public func upload<Source: AsyncSequence>(
+        _ source: Source,
+        to remote: String,
+        control: TransferControl? = nil
+    ) async throws -> TransferResult where Source.Element == ByteBuffer {
+        let started = ContinuousClock.now
+        let method = self.checksumMethod
+        let digest = DigestBox(method?.algorithm ?? .sha256)
+        let sent = try await self.withDataTransfer("STOR \(remote)", control: control) { _, channel in
+            var count: Int64 = 0
+            for try await chunk in source {
+                if control?.isCancelled ?? false { throw CancellationError() }
+                chunk.withUnsafeReadableBytes { digest.update($0) }
+                count += Int64(chunk.readableBytes)
+                try await channel.writeAndFlush(chunk)
+            }
+            return count
+        }
+        let verification = try await self.verify(remote, size: sent, expectedSize: nil, digest: digest, method: method)
+        return TransferResult(
+            size: sent,
+            transferred: sent,
+            resumedFrom: 0,
+            seconds: Self.seconds(since: started),
+            verification: verification
+        )
+    }
+}

@@ -4,6 +4,7 @@ import FerryProtocol
 import FerryTLS
 import FerryTestSupport
 import Foundation
+import NIOCore
 import NIOSSL
 import Testing
 
@@ -260,6 +261,40 @@ struct FTPClientTests {
                 }
             } throws: { error in
                 (error as? FTPClientError)?.kind == .authentication && (error as? FTPClientError)?.code == 530
+            }
+        }
+    }
+
+    @Test("downloads and uploads as byte streams, verified")
+    func streams() async throws {
+        try await withServer { server in
+            try await FTPClient.withConnection(to: Self.endpoint(server), configuration: try Self.configuration(server))
+            {
+                client in
+                try await client.login(user: "alice", password: "alice-secret")
+                let chunks = (0..<20).map { index in ByteBuffer(bytes: [UInt8](repeating: UInt8(index), count: 100_000))
+                }
+                let source = AsyncStream<ByteBuffer> { continuation in
+                    for chunk in chunks { continuation.yield(chunk) }
+                    continuation.finish()
+                }
+                let up = try await client.upload(source, to: "stream.bin")
+                #expect(
+                    up.size == 2_000_000 && up.verification == .digest(.sha256, command: "HASH", beforeCommit: false)
+                )
+                var received = ByteBuffer()
+                let down = try await client.download("stream.bin") { chunk in
+                    var chunk = chunk
+                    received.writeBuffer(&chunk)
+                }
+                #expect(down.size == 2_000_000 && down.verification.isVerified)
+                #expect(
+                    received
+                        == chunks.reduce(into: ByteBuffer()) { all, chunk in
+                            var chunk = chunk
+                            all.writeBuffer(&chunk)
+                        }
+                )
             }
         }
     }
