@@ -196,7 +196,7 @@ struct FerryCommandTests {
     }
 
     @Test(
-        "a progress bar on a real terminal (script(1) gives ferry a pseudo-terminal)",
+        "the shell on a real terminal shows a progress bar (script(1) gives ferry a pseudo-terminal)",
         .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"))
     )
     func progressBarOnATerminal() async throws {
@@ -204,15 +204,18 @@ struct FerryCommandTests {
             let scratch = try Scratch()
             defer { scratch.remove() }
             try Data(count: 40 << 20).write(to: URL(fileURLWithPath: server.home("alice") + "/big.bin"))
+            // The interactive shell on a pseudo-terminal: it prompts, and `get` shows a live progress bar.
             let command = [
-                Self.ferry, "get", "ftp://alice@127.0.0.1:\(server.port)/big.bin", "-o", scratch.directory + "/big.bin",
-                "--cacert", server.dataDirectory + "/tls/cert.pem",
+                Self.ferry, "ftp://alice@127.0.0.1:\(server.port)/", "--cacert", server.dataDirectory + "/tls/cert.pem",
             ].map { "'\($0)'" }.joined(separator: " ")
             let result = try await runProcess(
                 "script",
-                ["-qec", "stty cols 100; " + command, "/dev/null"],
+                ["-qec", "stty cols 100; cd '\(scratch.directory)'; " + command, "/dev/null"],
+                stdin: Data("get big.bin\nbye\n".utf8),
                 environment: ["HOME": scratch.home, "FERRY_PASSWORD": "alice-secret", "TERM": "xterm"]
             )
+            #expect(result.stdout.contains("ferry> "), "\(result.stdout)")
+            #expect(FileManager.default.fileExists(atPath: scratch.directory + "/big.bin"))
             #expect(result.status == 0, "\(result.stdout)")
             // Redrawn in place: carriage returns and erase-to-end-of-line, a bar, percent, then the final line.
             #expect(result.stdout.contains("\r"))

@@ -148,6 +148,78 @@ struct FerrydCLITests {
     }
 }
 
+extension FerrydCLITests {
+    @Test("--tls-cert/--tls-key are served, and SIGHUP reloads them without a restart")
+    func certificateReload() async throws {
+        let data = try self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        func makeCertificate(_ name: String) async throws -> String {
+            let made = try await runProcess(
+                "openssl",
+                [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                    "-subj", "/CN=\(name)", "-keyout", "\(data)/\(name).key", "-out", "\(data)/\(name).crt",
+                ]
+            )
+            try #require(made.status == 0, "\(made.stderr)")
+            let fingerprint = try await runProcess(
+                "openssl",
+                ["x509", "-noout", "-fingerprint", "-sha256", "-in", "\(data)/\(name).crt"]
+            )
+            return String(fingerprint.stdout.split(separator: "=").last ?? "").trimmingCharacters(
+                in: .whitespacesAndNewlines
+            )
+        }
+        func served(_ port: Int) async throws -> String {
+            let result = try await runProcess(
+                "sh",
+                [
+                    "-c",
+                    "openssl s_client -starttls ftp -connect 127.0.0.1:\(port) </dev/null 2>/dev/null"
+                        + " | openssl x509 -noout -fingerprint -sha256",
+                ]
+            )
+            return String(result.stdout.split(separator: "=").last ?? "").trimmingCharacters(
+                in: .whitespacesAndNewlines
+            )
+        }
+        let first = try await makeCertificate("one")
+        let second = try await makeCertificate("two")
+        try FileManager.default.copyItem(atPath: data + "/one.crt", toPath: data + "/cert.pem")
+        try FileManager.default.copyItem(atPath: data + "/one.key", toPath: data + "/key.pem")
+        let port = try freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.ferryd)
+        process.arguments = [
+            "--data", data + "/d", "--port", String(port), "--tls-cert", data + "/cert.pem", "--tls-key",
+            data + "/key.pem",
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        var before = ""
+        for _ in 0..<100 where before.isEmpty {
+            try await Task.sleep(for: .milliseconds(100))
+            before = try await served(port)
+        }
+        #expect(before == first)
+        // Replace the files (as a renewal would) and send SIGHUP.
+        for (source, target) in [("two.crt", "cert.pem"), ("two.key", "key.pem")] {
+            try FileManager.default.removeItem(atPath: data + "/" + target)
+            try FileManager.default.copyItem(atPath: data + "/" + source, toPath: data + "/" + target)
+        }
+        kill(process.processIdentifier, SIGHUP)
+        var after = before
+        for _ in 0..<50 where after != second {
+            try await Task.sleep(for: .milliseconds(100))
+            after = try await served(port)
+        }
+        #expect(after == second)
+        #expect(process.isRunning)
+    }
+}
+
 /// A TCP port that was free a moment ago (for starting the real executable).
 func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
