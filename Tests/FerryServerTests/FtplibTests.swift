@@ -51,7 +51,8 @@ struct FtplibTests {
 
     @Test("an idle session is closed with 421")
     func idleTimeout() async throws {
-        try await withServer(configure: { $0.idleTimeout = .seconds(1) }) { server in
+        // 3 s: long enough that a loaded machine still logs in before it, short enough to wait for.
+        try await withServer(configure: { $0.idleTimeout = .seconds(3) }) { server in
             try await runFtplib("idle_timeout", server)
         }
     }

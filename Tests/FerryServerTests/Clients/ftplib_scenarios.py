@@ -716,7 +716,7 @@ def scenario_hostile_input(args):
 
 def scenario_idle_timeout(args):
     ftp = connect(args)
-    time.sleep(float(args.settings.get("wait", "2.5")))
+    time.sleep(float(args.settings.get("wait", "6")))
     line = ftp.getline()
     assert line.startswith("421"), line
 
@@ -1187,7 +1187,7 @@ def scenario_hash_during_upload(args):
 
 
 def greeting(args):
-    s = socket.create_connection((args.host, args.port), timeout=10)
+    s = socket.create_connection((args.host, args.port), timeout=TIMEOUT)
     line = s.makefile("rb").readline().decode()
     return s, line
 
