@@ -22,7 +22,8 @@ struct AbuseTests {
     func ban() async throws {
         try await withServer(configure: {
             $0.failuresBeforeBan = 4
-            $0.banDuration = .seconds(2)
+            // Long enough that a loaded machine still sees the ban before it ends.
+            $0.banDuration = .seconds(6)
             $0.failedLoginDelay = .milliseconds(10)
         }) { server in
             try await runFtplib("ban", server)
