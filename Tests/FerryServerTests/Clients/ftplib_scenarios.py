@@ -61,11 +61,17 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def no_temporaries(home):
-    leftovers = []
-    for root, _, files in os.walk(home):
-        leftovers += [os.path.join(root, f) for f in files if f.startswith(".ferry-upload-")]
-    assert not leftovers, f"temporary upload files left behind: {leftovers}"
+def no_temporaries(home, patience=10.0):
+    """No temporary upload file is left (a session that was cut off may still be cleaning up: wait a little)."""
+    deadline = time.time() + patience
+    while True:
+        leftovers = []
+        for root, _, files in os.walk(home):
+            leftovers += [os.path.join(root, f) for f in files if f.startswith(".ferry-upload-")]
+        if not leftovers:
+            return
+        assert time.time() < deadline, f"temporary upload files left behind: {leftovers}"
+        time.sleep(0.1)
 
 
 # --- login ---------------------------------------------------------------------------------------
