@@ -261,6 +261,8 @@ extension FTPClient {
                 progress?(TransferProgress(bytes: position, total: size))
             }
             try await pending?.get()
+            // With TLS the flush completes only after the handshake: even an empty upload then ends cleanly.
+            try await channel.writeAndFlush(ByteBuffer())
             return position - offset
         }
         let verification: Verification
@@ -467,6 +469,7 @@ extension FTPClient {
                 count += Int64(chunk.readableBytes)
                 try await channel.writeAndFlush(chunk)
             }
+            try await channel.writeAndFlush(ByteBuffer())
             return count
         }
         let verification = try await self.verify(remote, size: sent, expectedSize: nil, digest: digest, method: method)

@@ -17,8 +17,15 @@ public func runProcess(
     timeout: Duration = .seconds(120)
 ) async throws -> ProcessResult {
     let process = Process()
+    // The child gets only stdin/stdout/stderr. Servers run in this process: a socket of theirs inherited by a
+    // child would stay open after the server closes it, so its peer would wait for an end of data that never
+    // comes (Foundation's Process does not close inherited descriptors).
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [executable] + arguments
+    process.arguments =
+        [
+            "python3", "-c",
+            "import os, sys; os.closerange(3, 1 << 16); os.execvp(sys.argv[1], sys.argv[1:])",
+        ] + [executable] + arguments
     if !environment.isEmpty {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
     }

@@ -103,6 +103,8 @@ final class SessionHandle: Sendable {
     struct Activity {
         var lastCommand: NIODeadline
         var transferActive = false
+        /// A command is being handled (a login's password hash, a long checksum, …): the session is not idle.
+        var commandInProgress = false
         var loggedIn = false
         var shutdownRequested = false
     }

@@ -160,14 +160,7 @@ extension Session {
             return nil
         }
         defer { self.context.checksumsRunning.withLockedValue { $0 -= 1 } }
-        // A long hash keeps the session from timing out, and stops if the client goes away.
-        self.handle.activity.withLockedValue { $0.transferActive = true }
-        defer {
-            self.handle.activity.withLockedValue {
-                $0.transferActive = false
-                $0.lastCommand = .now()
-            }
-        }
+        // A long hash stops if the client goes away (the idle timer waits while a command runs).
         let control = self.control.channel
         let fd = file.fd
         do {

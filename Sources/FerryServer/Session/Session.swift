@@ -82,8 +82,15 @@ final class Session {
         await self.reply(.serviceReady, "Ferry FTP server ready.")
         do {
             for try await line in inbound {
-                self.handle.activity.withLockedValue { $0.lastCommand = .now() }
+                self.handle.activity.withLockedValue {
+                    $0.lastCommand = .now()
+                    $0.commandInProgress = true
+                }
                 await self.receive(line)
+                self.handle.activity.withLockedValue {
+                    $0.lastCommand = .now()
+                    $0.commandInProgress = false
+                }
                 if self.quitRequested { break }
             }
         } catch {
@@ -179,7 +186,7 @@ final class Session {
                 return
             }
             var next = activity.lastCommand + idle
-            if activity.transferActive {
+            if activity.transferActive || activity.commandInProgress {
                 next = now + idle
             } else if now >= next {
                 logger.info("idle timeout")
