@@ -169,6 +169,7 @@ struct FerryCommandTests {
             defer { scratch.remove() }
             try Data("hello shell\n".utf8).write(to: URL(fileURLWithPath: scratch.directory + "/h.txt"))
             let script = """
+                lcd \(scratch.directory)
                 mkdir "my dir"
                 cd "my dir"
                 put \(scratch.directory)/h.txt
