@@ -43,9 +43,7 @@ extension Jail {
         defer { closedir(stream) }
         var entries: [FileFacts] = []
         while let entry = readdir(stream) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
+            let name = Jail.entryName(entry)
             if name == "." || name == ".." || name.hasPrefix(Self.temporaryPrefix) { continue }
             var info = stat()
             guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
@@ -210,6 +208,13 @@ extension Jail {
             }
         }
         return upload
+    }
+
+    /// The name of a directory entry from `readdir`.
+    static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+        withUnsafePointer(to: entry.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
     }
 
     /// Bytes available to an unprivileged writer on the home's file system.
