@@ -128,19 +128,36 @@ extension FTPClient {
         ) { inbound, channel in
             var position = offset
             var pending: EventLoopFuture<Void>? = nil
-            for try await chunk in inbound {
-                let at = position
-                position += Int64(chunk.readableBytes)
+            var batch: [ByteBuffer] = []
+            var batchStart = offset
+            // Chunks are gathered into ~1 MiB batches; each batch is written and hashed side by side on two pool
+            // threads while the next one arrives (each stage still sees the batches in order).
+            func flush() async throws {
+                guard !batch.isEmpty else { return }
+                let buffers = batch
+                let start = batchStart
+                batch.removeAll(keepingCapacity: true)
+                batchStart = position
                 try await pending?.get()
-                // Write and hash on the I/O pool while the next chunk arrives.
-                pending = fileIO.runIfActive(eventLoop: channel.eventLoop) {
-                    try chunk.withUnsafeReadableBytes { bytes in
-                        try file.write(bytes, at: at)
-                        digest.update(bytes)
+                let writing = fileIO.runIfActive(eventLoop: channel.eventLoop) {
+                    var at = start
+                    for buffer in buffers {
+                        try buffer.withUnsafeReadableBytes { try file.write($0, at: at) }
+                        at += Int64(buffer.readableBytes)
                     }
                 }
+                let hashing = fileIO.runIfActive(eventLoop: channel.eventLoop) {
+                    for buffer in buffers { buffer.withUnsafeReadableBytes { digest.update($0) } }
+                }
+                pending = writing.and(hashing).map { _ in }
+            }
+            for try await chunk in inbound {
+                batch.append(chunk)
+                position += Int64(chunk.readableBytes)
+                if position - batchStart >= 1 << 20 { try await flush() }
                 progress?(TransferProgress(bytes: position, total: total))
             }
+            try await flush()
             try await pending?.get()
             return position - offset
         }
