@@ -234,8 +234,13 @@ public final class FTPClient {
         guard !line.contains("\r") && !line.contains("\n") else {
             throw FTPClientError(.protocolViolation, "a command may not contain CR or LF")
         }
+        // A write waits for a TLS handshake in progress; if that never completes, the deadline closes the
+        // connection and the write fails instead of hanging.
+        let channel = self.channel
+        let deadline = channel.eventLoop.scheduleTask(in: self.configuration.timeout) { channel.close(promise: nil) }
+        defer { deadline.cancel() }
         do {
-            try await self.channel.writeAndFlush(ByteBuffer(string: line + "\r\n"))
+            try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n"))
         } catch {
             throw FTPClientError(.connection, "connection to \(self.endpoint.host) lost")
         }
