@@ -55,12 +55,19 @@ extension Session {
 
     /// Writes `reply` in clear, then puts the TLS handler in front of the line decoder in the same event-loop
     /// tick, before the client's ClientHello can be read.
+    ///
+    /// Both steps run inside one task on the event loop: registering the install on the write's future from
+    /// another thread could find the write already done, and the install would then run in a later tick, after the
+    /// client's ClientHello (sent as soon as it reads 234) had been read as a command line and lost — a handshake
+    /// that never completes. Seen under load.
     static func startTLS(on channel: Channel, context: NIOSSLContext, after reply: FTPReply) -> EventLoopFuture<Void> {
-        channel.writeAndFlush(ByteBuffer(string: reply.wireFormat)).flatMapThrowing {
-            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context), position: .first)
-        }.flatMapErrorThrowing { error in
-            channel.close(promise: nil)
-            throw error
+        channel.eventLoop.flatSubmit {
+            channel.writeAndFlush(ByteBuffer(string: reply.wireFormat)).flatMapThrowing {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context), position: .first)
+            }.flatMapErrorThrowing { error in
+                channel.close(promise: nil)
+                throw error
+            }
         }
     }
 
