@@ -140,9 +140,9 @@ extension Jail {
     }
 
     /// Starts an atomic upload to `path`: a new temporary file beside the target, pre-filled with the first
-    /// `keepingPrefix` bytes of the existing file (for APPE and REST+STOR). Nothing visible changes until
+    /// `keepingPrefix` bytes of the existing file (REST+STOR; nil keeps all of it, for APPE). Nothing visible changes until
     /// `commitUpload`.
-    func beginUpload(_ path: VirtualPath, keepingPrefix prefix: Int64) throws(JailError) -> PendingUpload {
+    func beginUpload(_ path: VirtualPath, keepingPrefix requested: Int64?) throws(JailError) -> PendingUpload {
         let location = try self.resolve(path, followFinal: true)
         guard let name = location.name else { throw JailError(errno: EISDIR, path: path) }
         var existing = stat()
@@ -155,6 +155,7 @@ extension Jail {
         } else if errno != ENOENT {
             throw JailError(errno: errno, path: path)
         }
+        let prefix = requested ?? existingSize ?? 0
         if prefix > (existingSize ?? 0) {
             // REST beyond the end of the file would leave a hole of zeros: refuse, as RFC 3659 §5.5 allows.
             throw JailError(errno: EINVAL, path: path)

@@ -116,8 +116,8 @@ extension Session {
         // APPE keeps the whole existing file; REST+STOR keeps its first `restart` bytes.
         guard
             let upload = await self.withJail({ jail throws(JailError) in
-                let prefix = append ? (try? jail.facts(at: path))?.size ?? 0 : restart
-                let upload = try jail.beginUpload(path, keepingPrefix: prefix)
+                // The existing file's size comes from the same look-up that opens the upload (no second stat).
+                let upload = try jail.beginUpload(path, keepingPrefix: append ? nil : restart)
                 do throws(JailError) {
                     try upload.digestPrefix(into: digests)
                 } catch {
