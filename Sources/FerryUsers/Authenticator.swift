@@ -12,12 +12,19 @@ import NIOPosix
 /// Unknown users cost the same work as known ones: their password is verified against a dummy hash made with the
 /// same algorithm, so response times do not reveal which user names exist.
 ///
+/// Successful verifications are remembered for a short time in a ``CredentialCache`` (keyed by user, password and
+/// stored hash), so repeated logins of one user pay the memory-hard hash once per time-to-live instead of every time;
+/// wrong passwords and unknown users always pay it.
+///
 /// Call ``shutdown()`` when done; it stops the thread pool.
 public final class Authenticator: Sendable {
     /// The algorithm for new hashes; stored hashes made with anything else are upgraded on a successful login.
     public let algorithm: PasswordHashAlgorithm
     /// The most hash computations that run at the same time.
     public let maxConcurrentHashes: Int
+
+    /// Recently verified credentials.
+    public let credentialCache: CredentialCache
 
     private let store: UserStore
     private let pool: NIOThreadPool
@@ -31,14 +38,18 @@ public final class Authenticator: Sendable {
     ///   - store: The user database.
     ///   - algorithm: The algorithm for new and upgraded hashes.
     ///   - maxConcurrentHashes: The number of threads in the hashing pool (at least 1).
+    ///   - credentialCache: Remembers successful verifications; pass `CredentialCache(timeToLive: .zero)` to hash on
+    ///     every login.
     ///   - logger: The logger; passwords are never logged.
     public init(
         store: UserStore,
         algorithm: PasswordHashAlgorithm = .recommended,
         maxConcurrentHashes: Int = 2,
+        credentialCache: CredentialCache = CredentialCache(),
         logger: Logger
     ) {
         self.store = store
+        self.credentialCache = credentialCache
         self.algorithm = algorithm
         self.maxConcurrentHashes = max(1, maxConcurrentHashes)
         self.logger = logger
@@ -91,7 +102,15 @@ public final class Authenticator: Sendable {
             self.logger.warning("stored password hash is not usable", metadata: ["user": "\(record.name)"])
             encoded = self.dummyHash
         }
-        let matches = await self.verifyOnPool(password, against: encoded)
+        let matches: Bool
+        if let record, encoded == record.passwordHash {
+            let stored = encoded
+            matches = await self.credentialCache.verify(user: record.name, password: password, storedHash: stored) {
+                await self.verifyOnPool(password, against: stored)
+            }
+        } else {
+            matches = await self.verifyOnPool(password, against: encoded)
+        }
 
         guard var record, matches, encoded == record.passwordHash else {
             self.logger.debug("authentication failed", metadata: ["user": "\(name)"])

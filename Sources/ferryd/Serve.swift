@@ -73,6 +73,13 @@ extension Ferryd {
         )
         var implicitTLSPort: Int?
 
+        @Option(
+            name: .customLong("credential-cache-ttl"),
+            help:
+                "Seconds a verified password is remembered, so repeat logins skip the scrypt hash (0: hash every login)."
+        )
+        var credentialCacheTTL: Int = 300
+
         @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
 
@@ -85,6 +92,9 @@ extension Ferryd {
                 ("--ban-time", self.banTime),
             ] where value < 1 {
                 throw ValidationError("\(flag) must be at least 1")
+            }
+            guard self.credentialCacheTTL >= 0 else {
+                throw ValidationError("--credential-cache-ttl must be 0 or more")
             }
             if let passivePorts { _ = try Self.parsePortRange(passivePorts) }
             if let passiveAddress, passiveAddress.split(separator: ".").compactMap({ UInt8($0) }).count != 4 {
@@ -152,6 +162,7 @@ extension Ferryd {
                 store: store,
                 algorithm: configuration.passwordAlgorithm,
                 maxConcurrentHashes: configuration.maximumConcurrentHashes,
+                credentialCache: CredentialCache(timeToLive: .seconds(self.credentialCacheTTL)),
                 logger: logger
             )
             try await Self.createDemoUserIfEmpty(

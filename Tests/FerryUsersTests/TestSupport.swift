@@ -32,6 +32,7 @@ func withStore<T>(_ body: (UserStore, String) async throws -> T) async throws ->
 func withAuthenticator<T>(
     algorithm: PasswordHashAlgorithm = cheapScrypt,
     maxConcurrentHashes: Int = 2,
+    credentialCache: CredentialCache = CredentialCache(),
     _ body: (Authenticator, UserStore, LogCapture) async throws -> T
 ) async throws -> T {
     try await withStore { store, _ in
@@ -41,6 +42,7 @@ func withAuthenticator<T>(
             store: store,
             algorithm: algorithm,
             maxConcurrentHashes: maxConcurrentHashes,
+            credentialCache: credentialCache,
             logger: logger
         )
         do {
