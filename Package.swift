@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "FerryClient", targets: ["FerryClient"]),
         .executable(name: "ferryd", targets: ["ferryd"]),
         .executable(name: "ferry", targets: ["ferry"]),
+        .executable(name: "ferry-bench", targets: ["ferry-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Pure protocol rules: command grammar, replies, listing formats, virtual paths. No I/O.
@@ -122,6 +124,23 @@ let package = Package(
                 "FerryTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // The load generator behind `ferry-bench`: scenarios, latency histograms, server memory from /proc.
+        .target(
+            name: "FerryBench",
+            dependencies: [
+                "FerryClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        // `ferry-bench`: the benchmark command (thin: the work is in FerryBench).
+        .executableTarget(
+            name: "ferry-bench",
+            dependencies: [
+                "FerryBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(

@@ -30,6 +30,9 @@ public struct FTPClientConfiguration: Sendable {
     public var protectData = true
     public var group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     public var fileIO: NIOThreadPool = .singleton
+    /// Whether to ask FEAT after connecting (checksum commands, EPSV, MLST… are chosen from it). Load generators
+    /// that only log in may turn it off to keep the exchange minimal.
+    public var asksFeatures = true
 
     public init() {}
 }
@@ -151,7 +154,7 @@ public final class FTPClient {
             self.tlsContext = tls
             try await self.checkPeer()
         }
-        try await self.readFeatures()
+        if self.configuration.asksFeatures { try await self.readFeatures() }
     }
 
     /// Waits for the handshake (a NOOP round trip), then records the certificate and enforces a pin.
@@ -291,7 +294,7 @@ public final class FTPClient {
         }
         _ = try? await self.command("TYPE I")
         // Some servers only tell logged-in users everything.
-        if self.features.isEmpty { try await self.readFeatures() }
+        if self.features.isEmpty, self.configuration.asksFeatures { try await self.readFeatures() }
     }
 
     public func quit() async throws {

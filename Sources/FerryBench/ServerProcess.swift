@@ -1,0 +1,89 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Memory of a server's process tree, read from Linux's /proc (for the `idle` scenario).
+public enum ServerProcess {
+    /// The process that listens on TCP `port` (any address), found through /proc/net/tcp{,6} and /proc/*/fd.
+    public static func listening(onPort port: Int) -> Int32? {
+        var inodes = Set<String>()
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                guard fields.count > 9, fields[3] == "0A",
+                    let colon = fields[1].lastIndex(of: ":"),
+                    Int(fields[1][fields[1].index(after: colon)...], radix: 16) == port
+                else { continue }
+                inodes.insert(String(fields[9]))
+            }
+        }
+        guard !inodes.isEmpty else { return nil }
+        for pid in Self.allProcesses() {
+            let directory = "/proc/\(pid)/fd"
+            guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
+            for descriptor in descriptors {
+                guard
+                    let target = try? FileManager.default.destinationOfSymbolicLink(
+                        atPath: "\(directory)/\(descriptor)"
+                    ),
+                    target.hasPrefix("socket:[")
+                else { continue }
+                if inodes.contains(String(target.dropFirst(8).dropLast())) { return pid }
+            }
+        }
+        return nil
+    }
+
+    /// `pid` and all its descendants (forking servers such as vsftpd run a process or two per session).
+    public static func tree(of pid: Int32) -> [Int32] {
+        var children: [Int32: [Int32]] = [:]
+        for process in Self.allProcesses() {
+            guard let stat = try? String(contentsOfFile: "/proc/\(process)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // pid (comm) state ppid …; comm may contain spaces and parentheses, hence the last ')'.
+            let rest = stat[stat.index(after: close)...].split(separator: " ")
+            if rest.count > 1, let parent = Int32(rest[1]) { children[parent, default: []].append(process) }
+        }
+        var result: [Int32] = []
+        var queue = [pid]
+        while let next = queue.popLast() {
+            result.append(next)
+            queue.append(contentsOf: children[next] ?? [])
+        }
+        return result
+    }
+
+    /// Summed proportional (PSS) and resident (RSS) memory of the processes, in KiB.
+    public static func memory(of pids: [Int32]) -> (pss: Int, rss: Int) {
+        var pss = 0
+        var rss = 0
+        for pid in pids {
+            guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") {
+                let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+                guard fields.count >= 2, let kib = Int(fields[1]) else { continue }
+                if fields[0] == "Pss:" { pss += kib }
+                if fields[0] == "Rss:" { rss += kib }
+            }
+        }
+        return (pss, rss)
+    }
+
+    private static func allProcesses() -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
+    }
+
+    /// Raises this process's open-file limit to the hard limit (a thousand sessions need a thousand sockets).
+    public static func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max
+        else { return }
+        limit.rlim_cur = limit.rlim_max
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}
