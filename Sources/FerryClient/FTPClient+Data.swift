@@ -93,7 +93,7 @@ extension FTPClient {
                     .recvAllocator,
                     value: AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 << 10, maximum: 1 << 20)
                 )
-                .connect(host: peerIP, port: port) { channel in
+                .connect(to: try SocketAddress(ipAddress: peerIP, port: port)) { channel in
                     channel.eventLoop.makeCompletedFuture { try setup.configure(channel) }
                 }
             return .connected(channel)
@@ -125,7 +125,7 @@ extension FTPClient {
                     accepted.succeed(channel)
                 }
             }
-            .bind(host: ip, port: 0)
+            .bind(to: try SocketAddress(ipAddress: ip, port: 0))
             .get()
         let timeout = eventLoop.scheduleTask(in: self.configuration.timeout) {
             accepted.fail(FTPClientError(.connection, "the server did not connect for active mode"))

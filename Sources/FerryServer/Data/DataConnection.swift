@@ -169,18 +169,20 @@ final class PassiveListener: Sendable {
                 }
             }
 
-        guard let ip = localAddress.ipAddress else { throw DataConnectionError.refused("no local address") }
         var candidates: [Int]
         if let ports {
-            candidates = Array(ports).shuffled()
-            if candidates.count > 64 { candidates = Array(candidates.prefix(64)) }
+            candidates = Self.candidatePorts(in: ports)
         } else {
             candidates = [0]
         }
         var lastError: Error = DataConnectionError.refused("no free passive port")
         for port in candidates {
             do {
-                let channel = try await bootstrap.bind(host: ip, port: port).get()
+                // A numeric address, never a host name: `bind(host:)` would run getaddrinfo (netlink round trips)
+                // on every PASV.
+                var address = localAddress
+                address.port = port
+                let channel = try await bootstrap.bind(to: address).get()
                 let listener = PassiveListener(
                     port: channel.localAddress?.port ?? port,
                     protected: settings.tls != nil,
@@ -201,6 +203,28 @@ final class PassiveListener: Sendable {
         }
         accepted.fail(lastError)
         throw lastError
+    }
+
+    /// Up to 64 distinct ports of `range` in random order (unpredictable, so a third party cannot guess the next
+    /// data port), from one system random seed: a shuffle of the whole range would cost a getrandom call per port.
+    static func candidatePorts(in range: ClosedRange<Int>, tries: Int = 64) -> [Int] {
+        let count = range.count
+        guard count > tries else { return Array(range).shuffled() }
+        var state = UInt64.random(in: .min ... .max)
+        var chosen = Set<Int>()
+        var result: [Int] = []
+        result.reserveCapacity(tries)
+        while result.count < tries {
+            // SplitMix64 step.
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            let port = range.lowerBound + Int(z % UInt64(count))
+            if chosen.insert(port).inserted { result.append(port) }
+        }
+        return result
     }
 
     /// Waits for the client's connection (or the timeout) and takes it for a transfer.

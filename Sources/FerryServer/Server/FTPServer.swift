@@ -179,7 +179,8 @@ public final class FTPServer: Service, Sendable {
                 for try await connection in inbound {
                     // The session's TLS context on the implicit port: the one its handshake uses.
                     let sessionTLS = implicitTLS?.context
-                    group.addTask {
+                    let executor = EventLoopTaskExecutor(connection.channel.eventLoop)
+                    group.addTask(executorPreference: executor) {
                         // Each session catches its own errors: one client never takes the server down.
                         let address = connection.channel.remoteAddress?.ipAddress ?? "?"
                         let admission = context.abuseGuard.admitConnection(from: address)
@@ -196,7 +197,12 @@ public final class FTPServer: Service, Sendable {
                                     return
                                 }
                                 defer { context.abuseGuard.connectionClosed(from: address) }
-                                let session = Session(context: context, control: connection, implicitTLS: sessionTLS)
+                                let session = Session(
+                                    context: context,
+                                    control: connection,
+                                    executor: executor,
+                                    implicitTLS: sessionTLS
+                                )
                                 await session.run(inbound: input)
                             }
                         } catch {

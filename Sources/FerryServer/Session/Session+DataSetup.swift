@@ -76,8 +76,9 @@ extension Session {
         self.dropDataSetup()
         let configuration = self.context.configuration
         do {
+            // On the session's own event loop: binding and accepting resume the session without a thread hop.
             let listener = try await PassiveListener.open(
-                on: self.context.group,
+                on: self.control.channel.eventLoop,
                 localAddress: self.local,
                 ports: configuration.passivePorts,
                 expectedPeer: self.peer,

@@ -31,7 +31,7 @@ extension Session {
             command: format == .machine ? "MLSD" : format == .names ? "NLST" : "LIST",
             path: path
         )
-        self.startTransfer(job) { job, data in
+        self.startTransfer(job, cleanupBlocks: false) { job, data in
             await job.reply(.fileStatusOK, "Here comes the directory listing.")
             var buffer = data.channel.allocator.buffer(capacity: lines.reduce(0) { $0 + $1.utf8.count + 2 })
             for line in lines {

@@ -85,7 +85,7 @@ extension Session {
         let type = self.transferType
         let (start, stop) = (offset, end)
         let job = self.transferJob(setup: setup, command: "RETR", path: path)
-        self.startTransfer(job) { job, data in
+        self.startTransfer(job, cleanupBlocks: false) { job, data in
             await job.reply(
                 .fileStatusOK,
                 "Opening \(type == .ascii ? "ASCII" : "BINARY") mode data connection for \(path.name ?? "/") "
@@ -210,17 +210,19 @@ extension Session {
     }
 
     /// Runs `body` as the session's transfer: opens the data connection, replies 226 on success and 426/451
-    /// on failure, logs one line with path, bytes, duration and result, and always runs `cleanup` on the
-    /// file I/O pool.
+    /// on failure, logs one line with path, bytes, duration and result, and always runs `cleanup` before the final
+    /// reply: on the file I/O pool, or right away when `cleanupBlocks` is false (closing a descriptor).
     func startTransfer(
         _ job: TransferJob,
+        cleanupBlocks: Bool = true,
         body: @escaping @Sendable (TransferJob, DataStream) async throws -> Int64,
         cleanup: @escaping @Sendable () -> Void
     ) {
         let handle = self.handle
         handle.activity.withLockedValue { $0.transferActive = true }
-        let task = Task {
-            await job.run(body: body, cleanup: cleanup)
+        // On the session's event loop too: the data channel's futures resume there without a thread hop.
+        let task = Task(executorPreference: self.executor) {
+            await job.run(body: body, cleanup: cleanup, cleanupBlocks: cleanupBlocks)
             let shutdown = handle.activity.withLockedValue { activity in
                 activity.transferActive = false
                 activity.lastCommand = .now()
@@ -273,13 +275,18 @@ struct TransferJob: Sendable {
 
     func run(
         body: @escaping @Sendable (TransferJob, DataStream) async throws -> Int64,
-        cleanup: @escaping @Sendable () -> Void
+        cleanup: @escaping @Sendable () -> Void,
+        cleanupBlocks: Bool
     ) async {
         let started = NIODeadline.now()
         let (reply, result, bytes) = await self.transfer(body: body)
         // Clean up (close the file, remove an uncommitted upload) before the final reply, so a client that
         // reads 226/426 sees the disk in its final state. Not cancellable: it must run after an ABOR too.
-        _ = try? await self.context.fileIO.runIfActive(eventLoop: self.context.group.next(), cleanup).get()
+        if cleanupBlocks {
+            _ = try? await self.context.fileIO.runIfActive(eventLoop: self.control.eventLoop, cleanup).get()
+        } else {
+            cleanup()
+        }
         await self.reply(reply)
         let milliseconds = (NIODeadline.now() - started).nanoseconds / 1_000_000
         self.logger.info(

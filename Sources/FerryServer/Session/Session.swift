@@ -18,6 +18,8 @@ final class Session {
     let context: ServerContext
     let control: ControlChannel
     let handle: SessionHandle
+    /// The control connection's event loop as a task executor: the session task and its transfers run there.
+    let executor: EventLoopTaskExecutor
     var logger: Logger
     let peer: SocketAddress
     let local: SocketAddress
@@ -58,7 +60,13 @@ final class Session {
         case active(SocketAddress)
     }
 
-    init(context: ServerContext, control: ControlChannel, implicitTLS: NIOSSLContext? = nil) {
+    init(
+        context: ServerContext,
+        control: ControlChannel,
+        executor: EventLoopTaskExecutor,
+        implicitTLS: NIOSSLContext? = nil
+    ) {
+        self.executor = executor
         self.tlsContext = implicitTLS
         self.context = context
         self.control = control
