@@ -185,17 +185,19 @@ if [ "$IDLE_10K" = 1 ] && [ -z "$QUICK" ]; then
 fi
 
 # --- table -------------------------------------------------------------------------------------------------------
-python3 - "$OUT" <<'PY'
+python3 - "$OUT" "$SCENARIOS" <<'PY'
 import glob, json, os, statistics, sys
 out = sys.argv[1]
+wanted = sys.argv[2].split(",")
 rows = {}
 for path in sorted(glob.glob(os.path.join(out, "*.json"))):
     for r in json.load(open(path)):
         rows.setdefault((r["scenario"], r["label"]), []).append(r)
 order = []
-for (scenario, _label) in rows:
-    if scenario not in order:
-        order.append(scenario)
+for name in wanted:  # the order of --scenario; listing gives two rows
+    for scenario in ([name] if name != "listing" else ["listing-list", "listing-mlsd"]):
+        if scenario not in order:
+            order.append(scenario)
 def cell(results):
     ok = [r for r in results if r["status"] == "ok" and r.get("headline")]
     if not ok:
