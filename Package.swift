@@ -184,6 +184,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "FerryBenchTests",
+            dependencies: [
+                "FerryBench",
+                "FerryTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "FerryCLITests",
             dependencies: ["FerryCLI", "FerryProtocol"]
         ),

@@ -93,11 +93,14 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 rm -rf "$WORK/data"
 echo "$BENCH_PASS" | "$FERRYD" user add --data "$WORK/data" "$BENCH_USER" --password-stdin \
     --home "$WORK/homes/ferryd" --quota unlimited --files unlimited >/dev/null
-$NICE "$FERRYD" serve --data "$WORK/data" --host 127.0.0.1 --port $FERRY_PORT --passive-ports 21000-22999 \
-    --max-connections 20000 --max-connections-per-ip 20000 --max-sessions-per-user 20000 --idle-timeout 900 \
-    --tls optional --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" --log-level warning \
-    </dev/null >"$WORK/ferryd.log" 2>&1 &
-FERRYD_PID=$!
+start_ferryd() {
+    $NICE "$FERRYD" serve --data "$WORK/data" --host 127.0.0.1 --port $FERRY_PORT --passive-ports 21000-22999 \
+        --max-connections 20000 --max-connections-per-ip 20000 --max-sessions-per-user 20000 --idle-timeout 900 \
+        --tls optional --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" --log-level warning \
+        </dev/null >>"$WORK/ferryd.log" 2>&1 &
+    FERRYD_PID=$!
+}
+start_ferryd
 
 mkdir -p /var/run/vsftpd/empty
 cat >"$WORK/vsftpd.conf" <<EOF
@@ -137,8 +140,11 @@ ssl_ciphers=HIGH
 rsa_cert_file=$WORK/cert.pem
 rsa_private_key_file=$WORK/key.pem
 EOF
-$NICE /usr/sbin/vsftpd "$WORK/vsftpd.conf" </dev/null >"$WORK/vsftpd.out" 2>&1 &
-VSFTPD_PID=$!
+start_vsftpd() {
+    $NICE /usr/sbin/vsftpd "$WORK/vsftpd.conf" </dev/null >>"$WORK/vsftpd.out" 2>&1 &
+    VSFTPD_PID=$!
+}
+start_vsftpd
 
 wait_port() {
     for _ in $(seq 1 100); do
@@ -150,6 +156,17 @@ wait_port() {
 }
 wait_port $FERRY_PORT
 wait_port $VSFTPD_PORT
+
+# Memory per idle session is measured on freshly started servers: a heap grown by earlier scenarios would hide
+# (or inflate) what the sessions themselves take.
+restart_servers() {
+    kill "$FERRYD_PID" "$VSFTPD_PID" 2>/dev/null || true
+    wait "$FERRYD_PID" "$VSFTPD_PID" 2>/dev/null || true
+    start_ferryd
+    start_vsftpd
+    wait_port $FERRY_PORT
+    wait_port $VSFTPD_PORT
+}
 
 # --- runs --------------------------------------------------------------------------------------------------------
 {
@@ -173,6 +190,7 @@ for round in $(seq 1 "$ROUNDS"); do
     for scenario in ${SCENARIOS//,/ }; do
         # Alternate who goes first, so neither always runs on a warmer (or busier) machine.
         if [ $((round % 2)) = 1 ]; then order="ferryd vsftpd"; else order="vsftpd ferryd"; fi
+        [ "$scenario" = idle ] && restart_servers
         for label in $order; do
             if [ "$label" = ferryd ]; then port=$FERRY_PORT; else port=$VSFTPD_PORT; fi
             run_one "$label" "$port" "$scenario" "$round"
@@ -181,6 +199,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 if [ "$IDLE_10K" = 1 ] && [ -z "$QUICK" ]; then
     log "ferryd alone: 10,000 idle sessions"
+    restart_servers
     run_one ferryd-10k $FERRY_PORT idle 1 --idle-sessions 10000 --timeout 60
 fi
 

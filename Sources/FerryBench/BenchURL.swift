@@ -7,6 +7,13 @@ public struct BenchURL: Sendable, Equatable {
     public var host: String
     public var port: Int
 
+    public init(user: String, password: String?, host: String, port: Int) {
+        self.user = user
+        self.password = password
+        self.host = host
+        self.port = port
+    }
+
     public init(_ text: String) throws {
         guard let components = URLComponents(string: text), components.scheme?.lowercased() == "ftp",
             let host = components.host, !host.isEmpty

@@ -56,17 +56,62 @@ public struct FileFacts: Hashable, Sendable {
 /// exactly as `ls` does, always in UTC and in English month names whatever the machine's locale.
 public enum ListFormat {
     public static func line(for facts: FileFacts, now: Int64) -> String {
-        var out = ""
-        out.reserveCapacity(64 + facts.name.utf8.count)
-        out.append(Self.typeCharacter(facts.kind))
-        out += Self.permissionString(facts.mode)
-        out += " " + Self.padLeft(String(facts.linkCount), 4)
-        out += " " + Self.padRight(facts.owner, 8)
-        out += " " + Self.padRight(facts.group, 8)
-        out += " " + Self.padLeft(String(facts.size), 13)
-        out += " " + Self.dateString(facts.modified, now: now)
-        out += " " + facts.name
-        return out
+        var out: [UInt8] = []
+        Self.write(facts, now: now, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the line of ``line(for:now:)`` as UTF-8 bytes (no line end), without building intermediate strings:
+    /// listings of many thousand entries are formatted byte by byte.
+    public static func write(_ facts: FileFacts, now: Int64, into out: inout [UInt8]) {
+        out.reserveCapacity(out.count + 64 + facts.name.utf8.count)
+        out.append(Self.typeCharacter(facts.kind).asciiValue ?? UInt8(ascii: "-"))
+        let bits: [UInt32] = [0o400, 0o200, 0o100, 0o040, 0o020, 0o010, 0o004, 0o002, 0o001]
+        let letters: [UInt8] = Array("rwxrwxrwx".utf8)
+        for index in 0..<9 { out.append(facts.mode & bits[index] != 0 ? letters[index] : UInt8(ascii: "-")) }
+        out.append(UInt8(ascii: " "))
+        Self.appendNumber(Int64(facts.linkCount), width: 4, to: &out)
+        out.append(UInt8(ascii: " "))
+        Self.appendPaddedRight(facts.owner, 8, to: &out)
+        out.append(UInt8(ascii: " "))
+        Self.appendPaddedRight(facts.group, 8, to: &out)
+        out.append(UInt8(ascii: " "))
+        Self.appendNumber(facts.size, width: 13, to: &out)
+        out.append(UInt8(ascii: " "))
+        let date = CivilTime(epochSeconds: facts.modified)
+        out += Self.monthNames[date.month - 1].utf8
+        out.append(UInt8(ascii: " "))
+        Self.appendNumber(Int64(date.day), width: 2, to: &out)
+        let sixMonths: Int64 = 182 * 24 * 3600
+        if facts.modified > now - sixMonths && facts.modified <= now + 3600 {
+            out.append(UInt8(ascii: " "))
+            Self.appendNumber(Int64(date.hour), width: 2, zero: true, to: &out)
+            out.append(UInt8(ascii: ":"))
+            Self.appendNumber(Int64(date.minute), width: 2, zero: true, to: &out)
+        } else {
+            out += "  ".utf8
+            Self.appendNumber(Int64(date.year), width: 4, to: &out)
+        }
+        out.append(UInt8(ascii: " "))
+        out += facts.name.utf8
+    }
+
+    /// Decimal digits right-aligned in `width` columns, padded with spaces (or zeros).
+    static func appendNumber(_ value: Int64, width: Int, zero: Bool = false, to out: inout [UInt8]) {
+        var digits: [UInt8] = []
+        var rest = value.magnitude
+        repeat {
+            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        if value < 0 { digits.append(UInt8(ascii: "-")) }
+        for _ in digits.count..<max(width, digits.count) { out.append(zero ? UInt8(ascii: "0") : UInt8(ascii: " ")) }
+        out += digits.reversed()
+    }
+
+    static func appendPaddedRight(_ text: String, _ width: Int, to out: inout [UInt8]) {
+        out += text.utf8
+        for _ in text.count..<max(width, text.count) { out.append(UInt8(ascii: " ")) }
     }
 
     static func typeCharacter(_ kind: FileFacts.Kind) -> Character {

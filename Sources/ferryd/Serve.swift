@@ -73,6 +73,12 @@ extension Ferryd {
         )
         var implicitTLSPort: Int?
 
+        @Flag(
+            name: .customLong("hash-uploads"),
+            help: "Record SHA-256 while receiving every upload, so a later HASH is instant (costs CPU per upload)."
+        )
+        var hashUploads = false
+
         @Option(
             name: .customLong("credential-cache-ttl"),
             help:
@@ -156,6 +162,7 @@ extension Ferryd {
             configuration.tlsCertificatePath = self.tlsCert
             configuration.tlsKeyPath = self.tlsKey
             configuration.implicitTLSPort = self.implicitTLSPort
+            configuration.hashUploads = self.hashUploads
 
             let store = try openStore(self.dataOptions)
             let authenticator = Authenticator(

@@ -13,6 +13,14 @@ struct ChecksumTests {
         try await withServer { server in try await runFtplib(scenario, server) }
     }
 
+    @Test(
+        "with --hash-uploads the digests recorded while writing (also over APPE and REST prefixes) are the right ones",
+        arguments: ["checksum_cache", "expect", "hash_during_upload"]
+    )
+    func recordedWhileUploading(_ scenario: String) async throws {
+        try await withServer(configure: { $0.hashUploads = true }) { server in try await runFtplib(scenario, server) }
+    }
+
     @Test("a 256 MiB file, every algorithm, while another client keeps downloading")
     func largeFile() async throws {
         try await withServer { server in

@@ -27,36 +27,10 @@ extension Jail {
     /// Every entry of the directory at `path` (sorted by name), without `.`, `..` and temporary uploads.
     /// Links that resolve inside the jail are described by their target; others are listed as links.
     func list(_ path: VirtualPath) throws(JailError) -> [FileFacts] {
-        let location = try self.resolve(path, followFinal: true)
-        let fd: CInt
-        if let name = location.name {
-            fd = openat(location.directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        } else {
-            fd = openat(location.directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        }
-        guard fd >= 0 else { throw JailError(errno: errno, path: path) }
-        guard let stream = fdopendir(fd) else {
-            let error = errno
-            close(fd)
-            throw JailError(errno: error, path: path)
-        }
-        defer { closedir(stream) }
+        let listing = try DirectoryListing(jail: self, path: path)
         var entries: [FileFacts] = []
-        while let entry = readdir(stream) {
-            let name = Jail.entryName(entry)
-            if name == "." || name == ".." || name.hasPrefix(Self.temporaryPrefix) { continue }
-            var info = stat()
-            guard fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
-            if info.st_mode & S_IFMT == S_IFLNK, let child = try? path.appending(name),
-                var target = try? self.facts(at: child)
-            {
-                target.name = name
-                entries.append(target)
-            } else {
-                entries.append(Self.facts(name: name, info: info))
-            }
-        }
-        entries.sort { $0.name < $1.name }
+        entries.reserveCapacity(listing.count)
+        while let batch = listing.next(1024) { entries += batch }
         return entries
     }
 
@@ -288,7 +262,7 @@ final class PendingUpload: @unchecked Sendable {
     /// Feeds the bytes the temporary file starts with (the kept prefix of APPE and REST+STOR) to `digests`, so the
     /// upload's digests cover the whole file (blocking).
     func digestPrefix(into digests: UploadDigests) throws(JailError) {
-        guard self.initialSize > 0 else { return }
+        guard self.initialSize > 0, !digests.isEmpty else { return }
         let reader = openat(self.directory, self.temporaryName, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard reader >= 0 else { throw JailError(errno: errno, path: self.path) }
         defer { close(reader) }

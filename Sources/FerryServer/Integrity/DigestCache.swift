@@ -82,6 +82,9 @@ final class UploadDigests: @unchecked Sendable {
         self.digests = algorithms.sorted { $0.rawValue < $1.rawValue }.map(StreamingDigest.init)
     }
 
+    /// Whether nothing is hashed.
+    var isEmpty: Bool { self.digests.isEmpty }
+
     func update(_ bytes: UnsafeRawBufferPointer) {
         for index in self.digests.indices { self.digests[index].update(bytes) }
     }

@@ -54,6 +54,13 @@ public struct ServerConfiguration: Sendable {
     public var maximumConcurrentChecksums = 4
     /// Bytes read from disk or written to disk per I/O call during transfers.
     public var transferChunkSize: Int = 1 << 20
+    /// Compute SHA-256 while receiving every upload, so that a later HASH is answered from the digest cache at once.
+    /// Off by default: hashing costs about a third of a core per GB/s of uploads, and most uploads are never asked
+    /// for; HASH then reads the file once and caches the result. (Uploads with `SITE EXPECT` are always hashed
+    /// while they arrive: the digest decides whether they are committed.)
+    public var hashUploads = false
+    /// Directory entries read and formatted per step of a streamed LIST/NLST/MLSD.
+    public var listingBatchSize = 512
 
     /// Whether clients must use TLS (FTPS) before logging in.
     public enum TLSPolicy: String, Sendable, CaseIterable {

@@ -18,13 +18,20 @@ extension Session {
 
     func handleLIST(_ text: String?, format: ListingFormat) async {
         guard let path = await self.resolve(text ?? ".") else { return }
-        guard let (target, entries) = await self.gatherListing(path) else { return }
+        // The target (and, for a directory, its sorted names) before the data connection is used, so that a
+        // missing or unreadable directory gets its 550 at once.
+        guard
+            let (target, listing) = await self.withJail({ jail throws(JailError) -> (FileFacts, DirectoryListing?) in
+                let facts = try jail.facts(at: path)
+                return (facts, facts.kind == .directory ? try DirectoryListing(jail: jail, path: path) : nil)
+            })
+        else { return }
         if format == .machine && target.kind != .directory {
             // RFC 3659 §7.2: MLSD names a directory; MLST is for single entries.
             await self.reply(.syntaxErrorInArguments, "\(path): Not a directory.")
             return
         }
-        let lines = self.listingLines(format: format, argument: text, path: path, target: target, entries: entries)
+        let writer = ListingWriter(format: format, argument: text, facts: self.mlstFacts, now: Int64(time(nil)))
         guard let setup = await self.takeDataSetup() else { return }
         let job = self.transferJob(
             setup: setup,
@@ -33,56 +40,45 @@ extension Session {
         )
         self.startTransfer(job, cleanupBlocks: false) { job, data in
             await job.reply(.fileStatusOK, "Here comes the directory listing.")
-            var buffer = data.channel.allocator.buffer(capacity: lines.reduce(0) { $0 + $1.utf8.count + 2 })
-            for line in lines {
-                buffer.writeString(line)
-                buffer.writeStaticString("\r\n")
+            var sent: Int64 = 0
+            func send(_ buffer: ByteBuffer) async throws {
+                guard buffer.readableBytes > 0 else { return }
+                sent += Int64(buffer.readableBytes)
+                try await data.channel.writeAndFlush(IOData.byteBuffer(buffer))
+                job.progress.withLockedValue { $0 = sent }
             }
-            let count = Int64(buffer.readableBytes)
-            try await data.channel.writeAndFlush(IOData.byteBuffer(buffer))
-            try await data.finishSending()
-            job.progress.withLockedValue { $0 = count }
-            return count
-        } cleanup: {
-        }
-    }
-
-    /// The entry at `path` and, if it is a directory, its entries; replies with the error otherwise.
-    private func gatherListing(_ path: VirtualPath) async -> (FileFacts, [FileFacts])? {
-        await self.withJail { jail throws(JailError) -> (FileFacts, [FileFacts]) in
-            let facts = try jail.facts(at: path)
-            return (facts, facts.kind == .directory ? try jail.list(path) : [])
-        }
-    }
-
-    func listingLines(
-        format: ListingFormat,
-        argument: String?,
-        path: VirtualPath,
-        target: FileFacts,
-        entries: [FileFacts]
-    ) -> [String] {
-        let now = Int64(time(nil))
-        switch format {
-        case .long:
-            if target.kind != .directory { return [ListFormat.line(for: target, now: now)] }
-            return entries.map { ListFormat.line(for: $0, now: now) }
-        case .names:
-            if target.kind != .directory { return [argument ?? target.name] }
-            // `NLST dir` names entries as `dir/name` so that a client can RETR each line as it is.
-            let prefix: String
-            if let argument, !argument.isEmpty, argument != "." {
-                prefix = argument.hasSuffix("/") ? argument : argument + "/"
+            var head = ByteBuffer()
+            writer.writeHead(target: target, into: &head)
+            if let listing {
+                // Streamed: the next batch is read and formatted on the I/O pool while this one is sent.
+                let fileIO = job.context.fileIO
+                let eventLoop = data.channel.eventLoop
+                let batchSize = job.context.configuration.listingBatchSize
+                let nextBatch: @Sendable () -> ByteBuffer? = {
+                    listing.next(batchSize).map { entries in
+                        var buffer = ByteBuffer()
+                        writer.write(entries, into: &buffer)
+                        return buffer
+                    }
+                }
+                var pending = fileIO.runIfActive(eventLoop: eventLoop, nextBatch)
+                var first = true
+                while var batch = try await pending.get() {
+                    pending = fileIO.runIfActive(eventLoop: eventLoop, nextBatch)
+                    if first {
+                        head.writeBuffer(&batch)
+                        batch = head
+                        first = false
+                    }
+                    try await send(batch)
+                }
+                if first { try await send(head) }
             } else {
-                prefix = ""
+                try await send(head)
             }
-            return entries.map { prefix + $0.name }
-        case .machine:
-            var current = target
-            current.name = "."
-            var lines = [MLSFormat.line(for: current, facts: self.mlstFacts, role: .currentDirectory)]
-            lines += entries.map { MLSFormat.line(for: $0, facts: self.mlstFacts) }
-            return lines
+            try await data.finishSending()
+            return sent
+        } cleanup: {
         }
     }
 
@@ -103,8 +99,91 @@ extension Session {
     /// STAT path (RFC 959): a LIST of the path over the control connection.
     func handleSTAT(path text: String) async {
         guard let path = await self.resolve(text) else { return }
-        guard let (target, entries) = await self.gatherListing(path) else { return }
-        let lines = self.listingLines(format: .long, argument: text, path: path, target: target, entries: entries)
+        guard
+            let (target, entries) = await self.withJail({ jail throws(JailError) -> (FileFacts, [FileFacts]) in
+                let facts = try jail.facts(at: path)
+                return (facts, facts.kind == .directory ? try jail.list(path) : [])
+            })
+        else { return }
+        let writer = ListingWriter(format: .long, argument: text, facts: self.mlstFacts, now: Int64(time(nil)))
+        let lines = writer.lines(target: target, entries: entries)
         await self.reply(FTPReply(.fileStatus, lines: ["Status of \(path):"] + lines + ["End of status"]))
+    }
+}
+
+/// Turns facts into the lines of LIST, NLST or MLSD (CRLF-terminated on the data connection).
+struct ListingWriter: Sendable {
+    let format: Session.ListingFormat
+    /// `NLST dir` names entries as `dir/name`, so that a client can RETR each line as it is.
+    let namePrefix: String
+    /// The argument as given (NLST of a single file answers with it).
+    let argument: String?
+    let facts: Set<MLSFact>
+    /// The time that decides between the "recent" and "old" date forms of LIST.
+    let now: Int64
+
+    init(format: Session.ListingFormat, argument: String?, facts: Set<MLSFact>, now: Int64) {
+        self.format = format
+        self.argument = argument
+        self.facts = facts
+        self.now = now
+        if let argument, !argument.isEmpty, argument != "." {
+            self.namePrefix = argument.hasSuffix("/") ? argument : argument + "/"
+        } else {
+            self.namePrefix = ""
+        }
+    }
+
+    /// What comes before the entries: MLSD's `type=cdir` line, or the one line describing a target that is not a
+    /// directory.
+    func head(target: FileFacts) -> [String] {
+        if target.kind != .directory {
+            switch self.format {
+            case .long: return [ListFormat.line(for: target, now: self.now)]
+            case .names: return [self.argument ?? target.name]
+            case .machine: return []
+            }
+        }
+        guard self.format == .machine else { return [] }
+        var current = target
+        current.name = "."
+        return [MLSFormat.line(for: current, facts: self.facts, role: .currentDirectory)]
+    }
+
+    func line(for entry: FileFacts) -> String {
+        switch self.format {
+        case .long: return ListFormat.line(for: entry, now: self.now)
+        case .names: return self.namePrefix + entry.name
+        case .machine: return MLSFormat.line(for: entry, facts: self.facts)
+        }
+    }
+
+    /// All lines of a listing, for replies on the control connection.
+    func lines(target: FileFacts, entries: [FileFacts]) -> [String] {
+        self.head(target: target) + entries.map(self.line(for:))
+    }
+
+    func writeHead(target: FileFacts, into buffer: inout ByteBuffer) {
+        for line in self.head(target: target) { Self.append(line, to: &buffer) }
+    }
+
+    func write(_ entries: [FileFacts], into buffer: inout ByteBuffer) {
+        guard self.format == .long else {
+            for entry in entries { Self.append(self.line(for: entry), to: &buffer) }
+            return
+        }
+        // LIST, the most used, is formatted straight into bytes.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(entries.count * 80)
+        for entry in entries {
+            ListFormat.write(entry, now: self.now, into: &bytes)
+            bytes += [13, 10]
+        }
+        buffer.writeBytes(bytes)
+    }
+
+    private static func append(_ line: String, to buffer: inout ByteBuffer) {
+        buffer.writeString(line)
+        buffer.writeStaticString("\r\n")
     }
 }

@@ -111,8 +111,10 @@ extension Session {
             )
             return
         }
-        // Every upload is hashed as it is written (SHA-256 for later HASH commands, and what SITE EXPECT names).
-        let digests = UploadDigests(Set([.sha256] + (expectation.map { [$0.algorithm] } ?? [])))
+        // Hashed as it is written: what SITE EXPECT names, and SHA-256 for later HASH commands when configured.
+        var algorithms: Set<HashAlgorithm> = self.context.configuration.hashUploads ? [.sha256] : []
+        if let expectation { algorithms.insert(expectation.algorithm) }
+        let digests = UploadDigests(algorithms)
         // APPE keeps the whole existing file; REST+STOR keeps its first `restart` bytes.
         guard
             let upload = await self.withJail({ jail throws(JailError) in
@@ -443,10 +445,14 @@ struct TransferJob: Sendable {
                     try buffer.withUnsafeReadableBytes { bytes throws(JailError) in try upload.write(bytes) }
                 }
             }
-            let hashing = fileIO.runIfActive(eventLoop: eventLoop) {
-                for buffer in buffers { buffer.withUnsafeReadableBytes { digests.update($0) } }
+            if digests.isEmpty {
+                inFlight = writing
+            } else {
+                let hashing = fileIO.runIfActive(eventLoop: eventLoop) {
+                    for buffer in buffers { buffer.withUnsafeReadableBytes { digests.update($0) } }
+                }
+                inFlight = writing.and(hashing).map { _ in }
             }
-            inFlight = writing.and(hashing).map { _ in }
         }
         // Many TLS clients end an upload by closing TCP without close_notify; accepted as the end of the file unless
         // configured otherwise (the control connection must still be there, checked by the caller).

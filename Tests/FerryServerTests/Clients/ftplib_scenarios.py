@@ -1068,7 +1068,8 @@ def scenario_checksums(args):
 
 
 def scenario_checksum_cache(args):
-    """HASH after an upload comes from the digest recorded while writing; any change on disk invalidates it."""
+    """HASH after an upload is right whether it was recorded while writing (--hash-uploads) or read from disk
+    afterwards; any change on disk invalidates a cached digest."""
     ftp = connect(args)
     data = os.urandom(3 << 20)
     stor_bytes(ftp, "c.bin", data)
