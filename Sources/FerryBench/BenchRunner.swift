@@ -279,6 +279,16 @@ public struct BenchRunner: Sendable {
         }
         let (latencies, refused, timedOut) = self.classify(outcomes)
         let held = latencies.count
+        guard held > 0 else {
+            let first = (refused + timedOut).first ?? "?"
+            return self.result(
+                Scenario.idle.rawValue,
+                .error,
+                summary:
+                    "no session could be opened (refused \(refused.count), timed out \(timedOut.count); first: \(first))",
+                started: started
+            )
+        }
         let after = await during.value ?? before
         let pss = Double(after.pss - before.pss) / Double(max(held, 1))
         let rss = Double(after.rss - before.rss) / Double(max(held, 1))

@@ -10,7 +10,7 @@ public enum ServerProcess {
     public static func listening(onPort port: Int) -> Int32? {
         var inodes = Set<String>()
         for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            guard let text = Self.read(table) else { continue }
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
@@ -42,7 +42,7 @@ public enum ServerProcess {
     public static func tree(of pid: Int32) -> [Int32] {
         var children: [Int32: [Int32]] = [:]
         for process in Self.allProcesses() {
-            guard let stat = try? String(contentsOfFile: "/proc/\(process)/stat", encoding: .utf8),
+            guard let stat = Self.read("/proc/\(process)/stat"),
                 let close = stat.lastIndex(of: ")")
             else { continue }
             // pid (comm) state ppid …; comm may contain spaces and parentheses, hence the last ')'.
@@ -63,7 +63,7 @@ public enum ServerProcess {
         var pss = 0
         var rss = 0
         for pid in pids {
-            guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { continue }
+            guard let text = Self.read("/proc/\(pid)/smaps_rollup") else { continue }
             for line in text.split(separator: "\n") {
                 let fields = line.split(separator: " ", omittingEmptySubsequences: true)
                 guard fields.count >= 2, let kib = Int(fields[1]) else { continue }
@@ -72,6 +72,23 @@ public enum ServerProcess {
             }
         }
         return (pss, rss)
+    }
+
+    /// The whole of a /proc file. (Their size is 0 to stat, so readers that trust the size stop early, and
+    /// /proc/net/tcp of a busy machine runs to many pages.)
+    static func read(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private static func allProcesses() -> [Int32] {
