@@ -98,15 +98,26 @@ public enum ListFormat {
 
     /// Decimal digits right-aligned in `width` columns, padded with spaces (or zeros).
     static func appendNumber(_ value: Int64, width: Int, zero: Bool = false, to out: inout [UInt8]) {
-        var digits: [UInt8] = []
-        var rest = value.magnitude
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        if value < 0 { digits.append(UInt8(ascii: "-")) }
-        for _ in digits.count..<max(width, digits.count) { out.append(zero ? UInt8(ascii: "0") : UInt8(ascii: " ")) }
-        out += digits.reversed()
+        // Digits are produced backwards into a stack buffer: no allocation per number.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { digits in
+            var count = 0
+            var rest = value.magnitude
+            repeat {
+                digits[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+                count += 1
+            } while rest > 0
+            if value < 0 {
+                digits[count] = UInt8(ascii: "-")
+                count += 1
+            }
+            if width > count {
+                out.append(
+                    contentsOf: repeatElement(zero ? UInt8(ascii: "0") : UInt8(ascii: " "), count: width - count)
+                )
+            }
+            for index in stride(from: count - 1, through: 0, by: -1) { out.append(digits[index]) }
+        }
     }
 
     static func appendPaddedRight(_ text: String, _ width: Int, to out: inout [UInt8]) {
@@ -205,25 +216,55 @@ public enum MLSFormat {
         role: Role = .entry,
         extra: [(String, String)] = []
     ) -> String {
-        var out = ""
-        out.reserveCapacity(96 + facts.name.utf8.count)
+        var out: [UInt8] = []
+        Self.write(facts, facts: enabled, role: role, extra: extra, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the line of ``line(for:facts:role:extra:)`` as UTF-8 bytes (no line end), without intermediate
+    /// strings: MLSD of many thousand entries is formatted byte by byte.
+    public static func write(
+        _ facts: FileFacts,
+        facts enabled: Set<MLSFact>,
+        role: Role = .entry,
+        extra: [(String, String)] = [],
+        into out: inout [UInt8]
+    ) {
+        out.reserveCapacity(out.count + 96 + facts.name.utf8.count)
         for fact in MLSFact.allCases where enabled.contains(fact) {
             switch fact {
             case .type:
-                out += "type=" + Self.typeValue(facts.kind, role: role) + ";"
+                out += "type=".utf8
+                out += Self.typeValue(facts.kind, role: role).utf8
             case .size:
                 // RFC 3659 §7.5.5: size of a directory is of little use; send it for files only.
-                if facts.kind == .file { out += "size=\(facts.size);" }
+                guard facts.kind == .file else { continue }
+                out += "size=".utf8
+                ListFormat.appendNumber(facts.size, width: 0, to: &out)
             case .modify:
-                out += "modify=" + Self.timeValue(facts.modified) + ";"
+                out += "modify=".utf8
+                let date = CivilTime(epochSeconds: facts.modified)
+                ListFormat.appendNumber(Int64(date.year), width: 4, zero: true, to: &out)
+                for part in [date.month, date.day, date.hour, date.minute, date.second] {
+                    ListFormat.appendNumber(Int64(part), width: 2, zero: true, to: &out)
+                }
             case .perm:
-                out += "perm=" + Self.permValue(facts) + ";"
+                out += "perm=".utf8
+                out += Self.permValue(facts).utf8
             case .unique:
-                out += "unique=" + facts.unique + ";"
+                out += "unique=".utf8
+                out += facts.unique.utf8
             }
+            out.append(UInt8(ascii: ";"))
         }
-        for (name, value) in extra { out += name + "=" + value + ";" }
-        return out + " " + facts.name
+        for (name, value) in extra {
+            out += name.utf8
+            out.append(UInt8(ascii: "="))
+            out += value.utf8
+            out.append(UInt8(ascii: ";"))
+        }
+        out.append(UInt8(ascii: " "))
+        out += facts.name.utf8
     }
 
     static func typeValue(_ kind: FileFacts.Kind, role: Role) -> String {

@@ -19,6 +19,13 @@ struct FtplibTests {
         try await withServer { server in try await runFtplib(scenario, server) }
     }
 
+    @Test("a listing of many batches (the server streams it) is complete, sorted and the same over LIST, NLST, MLSD")
+    func streamedListing() async throws {
+        try await withServer(configure: { $0.listingBatchSize = 97 }) { server in
+            try await runFtplib("streamed_listing", server)
+        }
+    }
+
     @Test(
         "transfers",
         arguments: ["integrity", "resume", "interrupted_upload", "abort", "active_mode", "passive_modes"]

@@ -7,15 +7,14 @@ import FerryProtocol
 /// A directory being listed: its names are read and sorted once, their facts are read batch by batch.
 ///
 /// A listing of any size is thus streamed (LIST/MLSD send each batch as it is ready) without holding every entry's
-/// facts or the whole text in memory. Every step is blocking file I/O, so it runs on the I/O pool; one transfer uses
-/// a listing at a time, each step ordered after the previous one, hence `@unchecked Sendable`.
-final class DirectoryListing: @unchecked Sendable {
+/// facts or the whole text in memory. Every step is blocking file I/O, so it runs on the I/O pool. Nothing changes
+/// after `init` (the descriptor stays open until `deinit`), so batches may be read from several threads at once.
+final class DirectoryListing: Sendable {
     private let jail: Jail
     private let path: VirtualPath
     private let directory: CInt
     /// NUL-terminated names, as readdir gave them.
     private let names: [[CChar]]
-    private var position = 0
 
     /// Opens the directory at `path` (links inside the jail followed) and reads its names, sorted bytewise;
     /// `.`, `..` and temporary uploads are left out.
@@ -63,14 +62,13 @@ final class DirectoryListing: @unchecked Sendable {
     /// The number of names read.
     var count: Int { self.names.count }
 
-    /// The facts of the next `limit` entries, or nil when all were given. Entries removed since the names were read
-    /// are skipped; links are described by their targets inside the jail (dangling or escaping ones as links).
-    func next(_ limit: Int) -> [FileFacts]? {
-        guard self.position < self.names.count else { return nil }
-        let end = min(self.names.count, self.position + max(1, limit))
+    /// The facts of the entries at `range` of the sorted names. Entries removed since the names were read are
+    /// skipped; links are described by their targets inside the jail (dangling or escaping ones as links).
+    /// Safe to call from several threads at once for different ranges (the names never change).
+    func facts(in range: Range<Int>) -> [FileFacts] {
         var batch: [FileFacts] = []
-        batch.reserveCapacity(end - self.position)
-        for raw in self.names[self.position..<end] {
+        batch.reserveCapacity(range.count)
+        for raw in self.names[range.clamped(to: self.names.indices)] {
             var info = stat()
             guard fstatat(self.directory, raw, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
             let name = raw.withUnsafeBytes { String(decoding: $0.dropLast(), as: UTF8.self) }
@@ -83,7 +81,11 @@ final class DirectoryListing: @unchecked Sendable {
                 batch.append(Jail.facts(name: name, info: info))
             }
         }
-        self.position = end
         return batch
+    }
+
+    /// The ranges of at most `size` entries that cover the listing, in order.
+    func batches(of size: Int) -> [Range<Int>] {
+        stride(from: 0, to: self.names.count, by: max(1, size)).map { $0..<min($0 + max(1, size), self.names.count) }
     }
 }

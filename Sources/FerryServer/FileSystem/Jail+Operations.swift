@@ -30,7 +30,7 @@ extension Jail {
         let listing = try DirectoryListing(jail: self, path: path)
         var entries: [FileFacts] = []
         entries.reserveCapacity(listing.count)
-        while let batch = listing.next(1024) { entries += batch }
+        for range in listing.batches(of: 1024) { entries += listing.facts(in: range) }
         return entries
     }
 

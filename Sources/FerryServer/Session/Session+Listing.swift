@@ -50,29 +50,25 @@ extension Session {
             var head = ByteBuffer()
             writer.writeHead(target: target, into: &head)
             if let listing {
-                // Streamed: the next batch is read and formatted on the I/O pool while this one is sent.
+                // Streamed: batches are read and formatted on the I/O pool, two at a time (one per core) while
+                // the previous one is sent; memory stays at a few batches whatever the directory's size.
                 let fileIO = job.context.fileIO
                 let eventLoop = data.channel.eventLoop
-                let batchSize = job.context.configuration.listingBatchSize
-                let nextBatch: @Sendable () -> ByteBuffer? = {
-                    listing.next(batchSize).map { entries in
+                var ranges = listing.batches(of: job.context.configuration.listingBatchSize)[...]
+                func start() -> EventLoopFuture<ByteBuffer>? {
+                    guard let range = ranges.popFirst() else { return nil }
+                    return fileIO.runIfActive(eventLoop: eventLoop) {
                         var buffer = ByteBuffer()
-                        writer.write(entries, into: &buffer)
+                        writer.write(listing.facts(in: range), into: &buffer)
                         return buffer
                     }
                 }
-                var pending = fileIO.runIfActive(eventLoop: eventLoop, nextBatch)
-                var first = true
-                while var batch = try await pending.get() {
-                    pending = fileIO.runIfActive(eventLoop: eventLoop, nextBatch)
-                    if first {
-                        head.writeBuffer(&batch)
-                        batch = head
-                        first = false
-                    }
-                    try await send(batch)
+                var running = [start(), start()].compactMap { $0 }[...]
+                try await send(head)
+                while let oldest = running.popFirst() {
+                    if let next = start() { running.append(next) }
+                    try await send(try await oldest.get())
                 }
-                if first { try await send(head) }
             } else {
                 try await send(head)
             }
@@ -168,15 +164,15 @@ struct ListingWriter: Sendable {
     }
 
     func write(_ entries: [FileFacts], into buffer: inout ByteBuffer) {
-        guard self.format == .long else {
-            for entry in entries { Self.append(self.line(for: entry), to: &buffer) }
-            return
-        }
-        // LIST, the most used, is formatted straight into bytes.
+        // Formatted straight into bytes: no string per line.
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(entries.count * 80)
+        bytes.reserveCapacity(entries.count * 96)
         for entry in entries {
-            ListFormat.write(entry, now: self.now, into: &bytes)
+            switch self.format {
+            case .long: ListFormat.write(entry, now: self.now, into: &bytes)
+            case .names: bytes += (self.namePrefix + entry.name).utf8
+            case .machine: MLSFormat.write(entry, facts: self.facts, into: &bytes)
+            }
             bytes += [13, 10]
         }
         buffer.writeBytes(bytes)

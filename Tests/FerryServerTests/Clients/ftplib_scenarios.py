@@ -225,6 +225,36 @@ def scenario_navigation(args):
     ftp.quit()
 
 
+def scenario_streamed_listing(args):
+    """1,234 entries in batches of 97: every name once, in byte order, also links and a subdirectory; an upload in
+    progress stays hidden."""
+    big = os.path.join(args.home, "big")
+    os.mkdir(big)
+    names = [f"e{i:05d}.txt" for i in range(1234)] + ["Zeta", "alpha", "\u00e9t\u00e9.txt", "sub"]
+    for name in names[:-1]:
+        with open(os.path.join(big, name), "wb") as f:
+            f.write(b"x" * (len(name) % 7))
+    os.mkdir(os.path.join(big, "sub"))
+    os.symlink("e00001.txt", os.path.join(big, "link"))
+    names.append("link")
+    expected = sorted(names, key=lambda n: n.encode())
+    ftp = connect(args)
+    nlst = ftp.nlst("big")
+    assert nlst == ["big/" + n for n in expected], (len(nlst), nlst[:3])
+    lines = []
+    ftp.retrlines("LIST big", lines.append)
+    assert [line.rsplit(" ", 1)[-1] for line in lines] == expected, lines[:3]
+    assert lines[expected.index("sub")].startswith("d")
+    mlsd = list(ftp.mlsd("big"))
+    entries = [(name, facts["type"]) for name, facts in mlsd if facts["type"] != "cdir"]
+    assert [name for name, _ in entries] == expected, entries[:3]
+    assert dict(entries)["sub"] == "dir" and dict(entries)["e00002.txt"] == "file"
+    assert dict(entries)["link"] == "file"  # a link inside the jail is described by its target
+    sizes = {name: int(facts["size"]) for name, facts in mlsd if facts["type"] == "file"}
+    assert sizes["e00010.txt"] == len("e00010.txt") % 7
+    ftp.quit()
+
+
 def scenario_listings(args):
     ftp = connect(args)
     ftp.mkd("dir one")
