@@ -187,6 +187,7 @@ let package = Package(
             name: "FerryBenchTests",
             dependencies: [
                 "FerryBench",
+                "FerryServer",
                 "FerryTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -218,6 +219,9 @@ let package = Package(
             name: "FerryClientTests",
             dependencies: [
                 "FerryClient",
+                // Its tests configure the server (`ServerConfiguration`): a direct dependency, so that the tests
+                // are rebuilt when the configuration's layout changes.
+                "FerryServer",
                 "FerryTestSupport",
                 "FerryProtocol",
                 "FerryTLS",

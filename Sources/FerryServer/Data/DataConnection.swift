@@ -48,6 +48,9 @@ struct DataChannelSettings: Sendable {
     }
 
     static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 << 10, maximum: 1 << 20)
+    /// Reads per event-loop turn, which is also how many receive buffers NIO keeps for reuse: an upload holds up to
+    /// two batches of buffers (one being written), and fresh buffers cost page faults on every read.
+    static let maxMessagesPerRead: UInt = 16
 }
 
 /// Turns an idle event into an error, so an upload that stalls is discarded rather than committed as if its
@@ -137,6 +140,7 @@ final class PassiveListener: Sendable {
             .serverChannelOption(.backlog, value: 8)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.recvAllocator, value: DataChannelSettings.receiveAllocator)
+            .childChannelOption(.maxMessagesPerRead, value: DataChannelSettings.maxMessagesPerRead)
             .childChannelInitializer { child in
                 // SECURITY: only the client that asked may connect (no data connection theft), and only once.
                 guard child.remoteAddress?.ipAddress == peerIP,
@@ -266,6 +270,7 @@ func connectActive(
     try await ClientBootstrap(group: group)
         .connectTimeout(settings.connectTimeout)
         .channelOption(.recvAllocator, value: DataChannelSettings.receiveAllocator)
+        .channelOption(.maxMessagesPerRead, value: DataChannelSettings.maxMessagesPerRead)
         .connect(to: address) { channel in
             channel.eventLoop.makeCompletedFuture { try settings.configure(channel) }
         }

@@ -52,8 +52,17 @@ public struct ServerConfiguration: Sendable {
     public var reconcileUsageAtStartup = true
     /// Most checksum computations (HASH, XSHA256, …) running at once; more get 450 and may retry.
     public var maximumConcurrentChecksums = 4
-    /// Bytes read from disk or written to disk per I/O call during transfers.
+    /// Bytes read from disk per I/O call during downloads (two chunks per download are in memory at most).
     public var transferChunkSize: Int = 1 << 20
+    /// Bytes of an upload collected before they are written in one trip to the I/O pool. An upload holds at most
+    /// two batches (one being written while the next arrives). Measured on tmpfs: 1 MiB 1.85 GB/s, 2 MiB 1.95,
+    /// 4 MiB 2.15 (fewer thread hand-offs per byte).
+    public var uploadBatchSize: Int = 4 << 20
+    /// Binary downloads on clear data connections of at most this many bytes go out with one sendfile (no copy, no
+    /// trip to the I/O pool); larger ones are read in `transferChunkSize` chunks, one ahead of the one being sent.
+    /// Measured on loopback (Linux 6.18, tmpfs): 1 GiB with curl 4.5 GB/s read-ahead vs 3.2 GB/s sendfile, and
+    /// 200 × 10 MiB 2.76 vs 2.20 GB/s. `Int64.max` sends everything with sendfile, 0 nothing.
+    public var sendfileMaximumSize: Int64 = 1 << 20
     /// Compute SHA-256 while receiving every upload, so that a later HASH is answered from the digest cache at once.
     /// Off by default: hashing costs about a third of a core per GB/s of uploads, and most uploads are never asked
     /// for; HASH then reads the file once and caches the result. (Uploads with `SITE EXPECT` are always hashed

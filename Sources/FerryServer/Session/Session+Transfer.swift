@@ -358,8 +358,9 @@ struct TransferJob: Sendable {
         }
     }
 
-    /// Sends `[offset, end)` of a file. Binary transfers use sendfile (zero copy); ASCII ones convert LF to
-    /// CRLF in chunks.
+    /// Sends `[offset, end)` of a file. Small binary transfers on clear connections use sendfile (zero copy, see
+    /// `sendfileMaximumSize`); the others read chunks on the I/O pool, one chunk ahead of the one being sent, and
+    /// convert LF to CRLF for ASCII.
     func sendFile(
         fd: CInt,
         from offset: Int64,
@@ -369,7 +370,7 @@ struct TransferJob: Sendable {
     ) async throws
         -> Int64
     {
-        if type == .image && !data.encrypted {
+        if type == .image && !data.encrypted && end - offset <= self.context.configuration.sendfileMaximumSize {
             // Zero copy. The region borrows the descriptor; `cleanup` closes it after the transfer.
             let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: dup(fd))
             defer { try? handle.close() }
@@ -378,34 +379,57 @@ struct TransferJob: Sendable {
             self.progress.withLockedValue { $0 = end - offset }
             return end - offset
         }
+        let fileIO = self.context.fileIO
+        let eventLoop = data.channel.eventLoop
+        let allocator = data.channel.allocator
+        let chunkSize = self.context.configuration.transferChunkSize
+        func read(at position: Int64) -> EventLoopFuture<ByteBuffer> {
+            let length = Int(min(Int64(chunkSize), end - position))
+            return fileIO.runIfActive(eventLoop: eventLoop) {
+                try Self.readChunk(fd: fd, offset: position, length: length, allocator: allocator)
+            }
+        }
         var encoder = ASCIIEncoder()
         var position = offset
         var sent: Int64 = 0
-        let chunkSize = self.context.configuration.transferChunkSize
-        while position < end {
-            try Task.checkCancellation()
-            let length = Int(min(Int64(chunkSize), end - position))
-            let at = position
-            let chunk = try await self.context.fileIO.runIfActive { () throws -> [UInt8] in
-                try Self.readChunk(fd: fd, offset: at, length: length)
+        // The read in flight is always awaited before returning: `cleanup` closes the descriptor afterwards.
+        var next: EventLoopFuture<ByteBuffer>? = position < end ? read(at: position) : nil
+        do {
+            while let pending = next {
+                next = nil
+                try Task.checkCancellation()
+                let chunk = try await pending.get()
+                if chunk.readableBytes == 0 { break }  // the file shrank meanwhile
+                position += Int64(chunk.readableBytes)
+                if position < end { next = read(at: position) }
+                let output = type == .ascii ? ByteBuffer(bytes: encoder.encode(chunk.readableBytesView)) : chunk
+                try await data.channel.writeAndFlush(IOData.byteBuffer(output))
+                sent += Int64(output.readableBytes)
+                self.progress.withLockedValue { $0 = sent }
             }
-            if chunk.isEmpty { break }
-            position += Int64(chunk.count)
-            let encoded = type == .ascii ? encoder.encode(chunk) : chunk
-            try await data.channel.writeAndFlush(IOData.byteBuffer(ByteBuffer(bytes: encoded)))
-            sent += Int64(encoded.count)
-            self.progress.withLockedValue { $0 = sent }
+        } catch {
+            _ = try? await next?.get()
+            throw error
         }
         try await data.finishSending()
         return sent
     }
 
-    static func readChunk(fd: CInt, offset: Int64, length: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: length)
-        let count = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, off_t(offset)) }
-        guard count >= 0 else { throw JailError(errno: errno, path: .root) }
-        bytes.removeLast(length - count)
-        return bytes
+    /// Reads up to `length` bytes at `offset` straight into a buffer (no intermediate array).
+    static func readChunk(fd: CInt, offset: Int64, length: Int, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: length)
+        var failure: CInt = 0
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { bytes in
+            while true {
+                let count = pread(fd, bytes.baseAddress, length, off_t(offset))
+                if count >= 0 { return count }
+                if errno == EINTR { continue }
+                failure = errno
+                return 0
+            }
+        }
+        guard failure == 0 else { throw JailError(errno: failure, path: .root) }
+        return buffer
     }
 
     /// Receives the data connection into a pending upload, writing in large batches on the I/O pool.
@@ -421,7 +445,7 @@ struct TransferJob: Sendable {
         type: TransferType,
         over data: DataStream
     ) async throws -> (received: Int64, size: Int64) {
-        let chunkSize = self.context.configuration.transferChunkSize
+        let chunkSize = self.context.configuration.uploadBatchSize
         let fileIO = self.context.fileIO
         let eventLoop = data.channel.eventLoop
         var decoder = ASCIIDecoder()
