@@ -6,12 +6,12 @@
 # missing), runs every scenario against both in alternation for --rounds rounds, and prints the medians and the
 # ratios ferryd/vsftpd. Needs root (vsftpd authenticates a system user through PAM; tmpfs mount).
 #
-# Usage: sudo Benchmarks/compare.sh [--quick] [--rounds N] [--scenario LIST] [--out DIR] [--no-idle-10k]
+# Usage: sudo Benchmarks/compare.sh [--quick] [--rounds N (3)] [--scenario LIST] [--out DIR] [--no-idle-10k]
 # Env:   FERRY_BENCH_NICE=-10 runs the servers and the load generator at that niceness (shields from other load).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-ROUNDS=2
+ROUNDS=3
 QUICK=""
 SCENARIOS="retr,stor,concurrent,burst,login-rate,idle,small-files,listing,retr-tls,stor-tls,concurrent-tls"
 OUT=""
