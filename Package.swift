@@ -132,6 +132,7 @@ let package = Package(
             dependencies: [
                 "FerryClient",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
@@ -190,6 +191,7 @@ let package = Package(
                 "FerryServer",
                 "FerryTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

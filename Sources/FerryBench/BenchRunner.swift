@@ -1,6 +1,7 @@
 import FerryClient
 import Foundation
 import NIOCore
+import NIOPosix
 
 /// Runs scenarios against one server with FerryClient (SwiftNIO), so the load generator is not the bottleneck.
 ///
@@ -261,7 +262,11 @@ public struct BenchRunner: Sendable {
 
     private func idle(started: ContinuousClock.Instant) async throws -> ScenarioResult {
         let port = self.settings.port
-        guard let pid = self.settings.serverPID ?? ServerProcess.listening(onPort: port) else {
+        let configuredPID = self.settings.serverPID
+        let found = try await NIOThreadPool.singleton.runIfActive {
+            configuredPID ?? ServerProcess.listening(onPort: port)
+        }
+        guard let pid = found else {
             return self.result(
                 Scenario.idle.rawValue,
                 .unsupported,
@@ -270,12 +275,12 @@ public struct BenchRunner: Sendable {
             )
         }
         let count = self.settings.idleSessions
-        let before = ServerProcess.memory(of: ServerProcess.tree(of: pid))
+        let before = try await Self.memory(of: pid)
         let during = MemoryBox()
         let (outcomes, allIn) = await self.holdSessions(count: count, inFlight: self.settings.idleConnectsInFlight) {
             // Let the server settle (buffers released, forks done), then read its memory.
             try? await Task.sleep(for: .seconds(2))
-            await during.set(ServerProcess.memory(of: ServerProcess.tree(of: pid)))
+            if let reading = try? await Self.memory(of: pid) { await during.set(reading) }
         }
         let (latencies, refused, timedOut) = self.classify(outcomes)
         let held = latencies.count
@@ -309,6 +314,11 @@ public struct BenchRunner: Sendable {
             summary: summary,
             started: started
         )
+    }
+
+    /// The PSS and RSS of `pid`'s process tree, read on the NIO thread pool (it reads many /proc files).
+    private static func memory(of pid: Int32) async throws -> (pss: Int, rss: Int) {
+        try await NIOThreadPool.singleton.runIfActive { ServerProcess.memory(of: ServerProcess.tree(of: pid)) }
     }
 
     private func loginRate(started: ContinuousClock.Instant) async throws -> ScenarioResult {

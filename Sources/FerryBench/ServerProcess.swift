@@ -5,6 +5,9 @@ import Foundation
 #endif
 
 /// Memory of a server's process tree, read from Linux's /proc (for the `idle` scenario).
+///
+/// Every call reads many files: call it from a thread that may block (``BenchRunner`` uses the NIO thread pool),
+/// never from Swift's cooperative pool, which it would stall for everything else in the process.
 public enum ServerProcess {
     /// The process that listens on TCP `port` (any address), found through /proc/net/tcp{,6} and /proc/*/fd.
     public static func listening(onPort port: Int) -> Int32? {
@@ -22,20 +25,32 @@ public enum ServerProcess {
             }
         }
         guard !inodes.isEmpty else { return nil }
-        for pid in Self.allProcesses() {
-            let directory = "/proc/\(pid)/fd"
-            guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: directory) else { continue }
-            for descriptor in descriptors {
-                guard
-                    let target = try? FileManager.default.destinationOfSymbolicLink(
-                        atPath: "\(directory)/\(descriptor)"
-                    ),
-                    target.hasPrefix("socket:[")
-                else { continue }
-                if inodes.contains(String(target.dropFirst(8).dropLast())) { return pid }
-            }
+        let wanted = Set(inodes.map { "socket:[\($0)]" })
+        // Our own process first (an in-process server), then every other one; plain readlink, no Foundation.
+        let own = getpid()
+        for pid in [own] + Self.allProcesses().filter({ $0 != own }) {
+            for target in Self.descriptorTargets(of: pid) where wanted.contains(target) { return pid }
         }
         return nil
+    }
+
+    /// What each open descriptor of `pid` points at (`socket:[123]`, a path, …).
+    private static func descriptorTargets(of pid: Int32) -> [String] {
+        let directory = "/proc/\(pid)/fd"
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var targets: [String] = []
+        var buffer = [CChar](repeating: 0, count: 256)
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            guard name.first?.isNumber == true else { continue }
+            let count = readlink("\(directory)/\(name)", &buffer, buffer.count - 1)
+            guard count > 0 else { continue }
+            targets.append(String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return targets
     }
 
     /// `pid` and all its descendants (forking servers such as vsftpd run a process or two per session).

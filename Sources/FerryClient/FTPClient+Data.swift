@@ -190,10 +190,15 @@ extension FTPClient {
             if transferControl?.isCancelled ?? false { throw CancellationError() }
         } catch {
             if Task.isCancelled || (transferControl?.isCancelled ?? false) {
-                // Read the transfer's reply and the ABOR's: the session stays usable.
-                for _ in 0..<2 {
-                    guard let reply = try? await self.readReply() else { break }
-                    if reply.code.rawValue == 226 || reply.code.rawValue == 225 { break }
+                // The transfer's reply (426, or 226 when it had just finished before the ABOR arrived) and the
+                // ABOR's (226/225) may both come, or only one: a NOOP after them marks where they end, so the next
+                // command reads its own reply.
+                if (try? await self.send("NOOP")) != nil {
+                    for _ in 0..<4 {
+                        guard let reply = try? await self.readReply() else { break }
+                        let code = reply.code.rawValue
+                        if code == 200 || (reply.code.isCompletion && code != 225 && code != 226) { break }
+                    }
                 }
                 throw FTPClientError(.cancelled, "\(command) cancelled")
             }

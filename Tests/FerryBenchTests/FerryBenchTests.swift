@@ -2,6 +2,7 @@ import FerryBench
 import FerryTestSupport
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 
 @Suite("ferry-bench building blocks")
@@ -51,14 +52,20 @@ struct BenchBuildingBlockTests {
 
     @Test("the server's process and memory are found through /proc")
     func processMemory() async throws {
+        // Blocking /proc reads: on the NIO pool, never on Swift's cooperative threads (the servers of other tests
+        // accept connections there).
+        let pool = NIOThreadPool.singleton
         try await withServer { server in
-            #expect(ServerProcess.listening(onPort: server.port) == getpid())
-            let tree = ServerProcess.tree(of: getpid())
+            let port = server.port
+            #expect(try await pool.runIfActive { ServerProcess.listening(onPort: port) } == getpid())
+            let (tree, memory) = try await pool.runIfActive {
+                let tree = ServerProcess.tree(of: getpid())
+                return (tree, ServerProcess.memory(of: tree))
+            }
             #expect(tree.first == getpid())
-            let memory = ServerProcess.memory(of: tree)
             #expect(memory.pss > 0 && memory.rss >= memory.pss / 2)
         }
-        #expect(ServerProcess.listening(onPort: 1) == nil)
+        #expect(try await pool.runIfActive { ServerProcess.listening(onPort: 1) } == nil)
     }
 }
 
@@ -68,7 +75,8 @@ struct BenchRunnerTests {
     func allScenarios() async throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("ferry-bench-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: home) }
-        try BenchHome.create(at: home, bigBytes: 8 << 20)
+        // 10,000 files: written on the NIO pool, not on the cooperative threads other tests' servers need.
+        try await NIOThreadPool.singleton.runIfActive { try BenchHome.create(at: home, bigBytes: 8 << 20) }
         try await withServer(users: [("bench", "benchpass")], homes: ["bench": home]) { configuration in
             configuration.maximumSessionsPerUser = 500
             configuration.maximumConnectionsPerAddress = 500
