@@ -38,7 +38,7 @@ public enum BenchHome {
         log("\(directory): small/ (500 × 4 KiB), list10k/ (10,000 entries), up/")
     }
 
-    private static func padded(_ value: Int, _ width: Int) -> String {
+    static func padded(_ value: Int, _ width: Int) -> String {
         let digits = String(value)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }

@@ -390,9 +390,7 @@ public struct BenchRunner: Sendable {
             let clock = ContinuousClock.now
             var bytes: Int64 = 0
             for index in 0..<count {
-                let digits = String(index)
-                let name = String(repeating: "0", count: max(0, 4 - digits.count)) + digits
-                bytes += try await client.receiveData("RETR \(directory)/f\(name).bin")
+                bytes += try await client.receiveData("RETR \(directory)/f\(BenchHome.padded(index, 4)).bin")
             }
             return (bytes, ContinuousClock.now - clock)
         }

@@ -209,26 +209,20 @@ final class PassiveListener: Sendable {
         throw lastError
     }
 
-    /// Up to 64 distinct ports of `range` in random order (unpredictable, so a third party cannot guess the next
-    /// data port), from one system random seed: a shuffle of the whole range would cost a getrandom call per port.
+    /// Up to `tries` distinct ports of `range`, starting at a random one and walking with a random stride coprime
+    /// to the range's size (so no port repeats): unpredictable to a third party, and two random draws where a
+    /// shuffle of the whole range would cost one getrandom call per port.
     static func candidatePorts(in range: ClosedRange<Int>, tries: Int = 64) -> [Int] {
         let count = range.count
         guard count > tries else { return Array(range).shuffled() }
-        var state = UInt64.random(in: .min ... .max)
-        var chosen = Set<Int>()
-        var result: [Int] = []
-        result.reserveCapacity(tries)
-        while result.count < tries {
-            // SplitMix64 step.
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            let port = range.lowerBound + Int(z % UInt64(count))
-            if chosen.insert(port).inserted { result.append(port) }
-        }
-        return result
+        let start = Int.random(in: 0..<count)
+        var stride = Int.random(in: 1..<count)
+        while Self.greatestCommonDivisor(stride, count) != 1 { stride = stride % (count - 1) + 1 }
+        return (0..<tries).map { range.lowerBound + (start + $0 * stride) % count }
+    }
+
+    private static func greatestCommonDivisor(_ a: Int, _ b: Int) -> Int {
+        b == 0 ? a : Self.greatestCommonDivisor(b, a % b)
     }
 
     /// Waits for the client's connection (or the timeout) and takes it for a transfer.
