@@ -71,6 +71,9 @@ struct FerryBenchCommand: AsyncParsableCommand {
         if let loginSeconds, !(loginSeconds > 0) { throw ValidationError("--login-seconds must be positive") }
         if let storBytes, storBytes < 1 { throw ValidationError("--stor-bytes must be positive") }
         guard self.timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        if let url {
+            do { _ = try BenchURL(url) } catch { throw ValidationError("\(error)") }
+        }
         _ = try self.scenarios()
     }
 
