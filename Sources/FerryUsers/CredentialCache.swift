@@ -6,8 +6,10 @@ import NIOConcurrencyHelpers
 /// the same user do not pay the memory-hard hash every time (as SFTPGo's password cache does).
 ///
 /// - Only successes are remembered: a wrong password always pays the full hash, so guessing gets no faster.
-/// - Entries are keyed with HMAC-SHA256 under a random per-process key, so the table holds no password or plain
-///   password digest; a memory dump does not give an offline-guessable value.
+/// - Entries are keyed with HMAC-SHA256 under a random per-process key: the table holds neither passwords nor plain
+///   digests of them, and nothing in it outlives the process. (Whoever can dump the running process's memory also
+///   gets the key, and can then test guesses against a cached entry at HMAC speed instead of scrypt speed; the
+///   time-to-live bounds which passwords that concerns, and a TTL of zero turns the cache off.)
 /// - The stored hash is part of the key: a password change (here or by another process writing the same database)
 ///   makes old entries unreachable at once; ``invalidate(user:)`` also drops them explicitly.
 /// - Identical verifications that arrive together (a burst of logins of one user) share one hash computation.
