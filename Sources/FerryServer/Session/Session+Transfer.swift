@@ -397,8 +397,9 @@ struct TransferJob: Sendable {
         do {
             while let pending = next {
                 next = nil
-                try Task.checkCancellation()
+                // Cancellation is checked only once no read is in flight (the descriptor must outlive it).
                 let chunk = try await pending.get()
+                try Task.checkCancellation()
                 if chunk.readableBytes == 0 { break }  // the file shrank meanwhile
                 position += Int64(chunk.readableBytes)
                 if position < end { next = read(at: position) }
