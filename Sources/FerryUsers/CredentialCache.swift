@@ -28,9 +28,17 @@ public final class CredentialCache: Sendable {
         var expires: ContinuousClock.Instant
     }
 
+    private enum Outcome {
+        /// Answered from the table, or by the verification another caller ran.
+        case answered(Bool)
+        /// Nobody is verifying these credentials: this caller runs the verification.
+        case verifyHere
+    }
+
     private struct State {
         var entries: [Data: Entry] = [:]
-        var inFlight: [Data: Task<Bool, Never>] = [:]
+        /// Verifications running now, with the callers waiting for their result.
+        var inFlight: [Data: [CheckedContinuation<Outcome, Never>]] = [:]
         var hits = 0
     }
 
@@ -68,33 +76,36 @@ public final class CredentialCache: Sendable {
         guard self.isEnabled else { return await verify() }
         let tag = self.tag(user: user, password: password, storedHash: storedHash)
         let now = ContinuousClock.now
-        enum Lookup {
-            case remembered
-            case running(Task<Bool, Never>)
-        }
-        let lookup: Lookup = self.state.withLockedValue { state in
-            if let entry = state.entries[tag], entry.expires > now {
-                state.hits += 1
-                return .remembered
+        // Decided under one lock: remembered, wait for the verification in flight, or run it in this task (no
+        // separate task: the verification runs wherever the caller runs, e.g. on a session's event loop).
+        let outcome: Outcome = await withCheckedContinuation { continuation in
+            let immediate: Outcome? = self.state.withLockedValue { state in
+                if let entry = state.entries[tag], entry.expires > now {
+                    state.hits += 1
+                    return .answered(true)
+                }
+                if state.inFlight[tag] != nil {
+                    state.hits += 1
+                    state.inFlight[tag]!.append(continuation)
+                    return nil
+                }
+                state.inFlight[tag] = []
+                return .verifyHere
             }
-            if let running = state.inFlight[tag] {
-                state.hits += 1
-                return .running(running)
-            }
-            let running = Task { await verify() }
-            state.inFlight[tag] = running
-            return .running(running)
+            if let immediate { continuation.resume(returning: immediate) }
         }
-        guard case .running(let task) = lookup else { return true }
-        let matches = await task.value
-        self.state.withLockedValue { state in
-            guard state.inFlight[tag] == task else { return }
-            state.inFlight[tag] = nil
-            if matches {
-                self.insert(tag, user: user, now: ContinuousClock.now, into: &state)
+        switch outcome {
+        case .answered(let matches):
+            return matches
+        case .verifyHere:
+            let matches = await verify()
+            let waiters = self.state.withLockedValue { state in
+                if matches { self.insert(tag, user: user, now: ContinuousClock.now, into: &state) }
+                return state.inFlight.removeValue(forKey: tag) ?? []
             }
+            for waiter in waiters { waiter.resume(returning: .answered(matches)) }
+            return matches
         }
-        return matches
     }
 
     /// Forgets every credential of `user` (after a password change or removal).

@@ -124,12 +124,18 @@ public final class FTPServer: Service, Sendable {
 
         let context = self.context
         try await withGracefulShutdownHandler {
+            // The accept loops run on their listeners' event loops, like the sessions: the server never waits for
+            // Swift's global pool, which other code in the process may keep busy.
             try await withThrowingDiscardingTaskGroup { group in
                 if let implicit, let provider = context.tls {
-                    group.addTask { try await Self.accept(on: implicit, context: context, implicitTLS: provider) }
+                    group.addTask(executorPreference: EventLoopTaskExecutor(implicit.channel.eventLoop)) {
+                        try await Self.accept(on: implicit, context: context, implicitTLS: provider)
+                    }
                 }
-                try await Self.accept(on: plain, context: context, implicitTLS: nil)
-                // Not accepting any more: the discarding group waits for the sessions to end.
+                group.addTask(executorPreference: EventLoopTaskExecutor(plain.channel.eventLoop)) {
+                    try await Self.accept(on: plain, context: context, implicitTLS: nil)
+                }
+                // Not accepting any more once both loops end: the discarding groups wait for the sessions.
             }
         } onGracefulShutdown: {
             logger.info("shutting down: no new connections, finishing transfers")

@@ -1,5 +1,6 @@
 import FerryProtocol
 import FerryUsers
+import NIOCore
 
 #if canImport(Glibc)
     import Glibc
@@ -42,7 +43,8 @@ extension Session {
                 metadata: ["user": "\(name)", "attempt": "\(self.failedLogins)", "banned": "\(banned)"]
             )
             // Slow down guessing: the same (growing) delay for unknown users and wrong passwords.
-            try? await Task.sleep(for: delay)
+            // An event-loop timer, not Task.sleep: nothing in a session waits for Swift's global pool.
+            try? await self.control.channel.eventLoop.scheduleTask(in: TimeAmount(delay)) {}.futureResult.get()
             await self.reply(.notLoggedIn, "Login incorrect.")
             if banned {
                 let minutes = max(1, Int(self.context.configuration.banDuration.components.seconds / 60))
