@@ -131,6 +131,7 @@ let package = Package(
             name: "FerryBench",
             dependencies: [
                 "FerryClient",
+                "FerryProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -1,3 +1,4 @@
+import FerryProtocol
 import Foundation
 
 /// Creates the files the scenarios use, in the layout of `../shared/bench/ftpbench.py --make-home`, so both harnesses
@@ -63,20 +64,5 @@ public enum BenchHome {
         try handle.close()
         try? FileManager.default.removeItem(atPath: path)
         try FileManager.default.moveItem(atPath: path + ".part", toPath: path)
-    }
-}
-
-/// A fast generator for incompressible test data (not for secrets): SplitMix64.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { self.state = seed }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

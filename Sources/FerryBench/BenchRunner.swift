@@ -1,4 +1,5 @@
 import FerryClient
+import FerryProtocol
 import Foundation
 import NIOCore
 import NIOPosix
