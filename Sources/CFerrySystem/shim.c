@@ -1,6 +1,11 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <errno.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+#endif
 #include "CFerrySystem.h"
 
 int cferry_o_path(void) {
@@ -18,4 +23,22 @@ ssize_t cferry_copy_file_range(int fd_in, long long *off_in, int fd_out, long lo
     if (off_in) *off_in = in;
     if (off_out) *off_out = out;
     return n;
+}
+
+int cferry_openat2_cached(int dirfd, const char *path, int flags, int jailed) {
+#if defined(__linux__) && defined(SYS_openat2) && defined(RESOLVE_CACHED)
+    struct open_how how = {
+        .flags = (unsigned long long)flags,
+        .mode = 0,
+        .resolve = RESOLVE_CACHED | (jailed ? (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) : 0),
+    };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+#else
+    (void)dirfd;
+    (void)path;
+    (void)flags;
+    (void)jailed;
+    errno = ENOSYS;
+    return -1;
+#endif
 }

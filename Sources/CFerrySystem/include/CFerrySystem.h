@@ -10,4 +10,11 @@ int cferry_o_path(void);
 /// copy_file_range(2): in-kernel copy (reflinks on file systems that support it).
 ssize_t cferry_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *off_out, size_t len);
 
+/// openat2(2) that succeeds only when every path component is already in the kernel's lookup cache
+/// (RESOLVE_CACHED): a lookup that would need disk I/O fails with EAGAIN instead of blocking, which makes the call
+/// safe on an event loop (io_uring opens inline under the same rule). With `jailed` set, `path` must also resolve
+/// beneath `dirfd` without following any symlink (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS).
+/// Returns the descriptor, or -1 with errno set (ENOSYS where the kernel or platform lacks openat2).
+int cferry_openat2_cached(int dirfd, const char *path, int flags, int jailed);
+
 #endif

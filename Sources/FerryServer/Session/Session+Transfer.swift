@@ -54,9 +54,7 @@ extension Session {
         let range = self.byteRange
         self.restartOffset = 0
         self.byteRange = nil
-        guard let file = await self.withJail({ jail throws(JailError) in try jail.openForReading(path) }) else {
-            return
-        }
+        guard let file = await self.openForReading(path) else { return }
         // REST sends from an offset to the end; RANG sends an inclusive range with its end clamped to the file
         // (draft-bryan-ftp-range §4.3).
         var (offset, end) = (restart, file.size)
@@ -91,10 +89,17 @@ extension Session {
                 "Opening \(type == .ascii ? "ASCII" : "BINARY") mode data connection for \(path.name ?? "/") "
                     + "(\(stop - start) bytes)."
             )
-            return try await job.sendFile(fd: file.fd, from: start, to: stop, type: type, over: data)
+            let r = try await job.sendFile(fd: file.fd, from: start, to: stop, type: type, over: data)
+            return r
         } cleanup: {
             close(file.fd)
         }
+    }
+
+    /// Opens a file to download: on the event loop when the kernel can promise not to block, else on the I/O pool.
+    private func openForReading(_ path: VirtualPath) async -> (fd: CInt, size: Int64, version: FileVersion)? {
+        if let file = self.user?.jail.openForReadingIfCached(path) { return file }
+        return await self.withJail({ jail throws(JailError) in try jail.openForReading(path) })
     }
 
     func handleSTOR(_ text: String, append: Bool) async {
