@@ -29,6 +29,12 @@ extension Ferryd {
         @Option(name: .customLong("passive-address"), help: "IPv4 address announced in PASV replies (for NAT).")
         var passiveAddress: String?
 
+        @Option(
+            name: .customLong("passive-linger"),
+            help: "Seconds a session keeps its passive port open for the next PASV/EPSV (0: close after each transfer)."
+        )
+        var passiveLinger: Double = 2
+
         @Option(name: .customLong("idle-timeout"), help: "Seconds of silence before a session is closed.")
         var idleTimeout: Int = 300
 
@@ -102,6 +108,9 @@ extension Ferryd {
             guard self.credentialCacheTTL >= 0 else {
                 throw ValidationError("--credential-cache-ttl must be 0 or more")
             }
+            guard self.passiveLinger >= 0, self.passiveLinger <= 3600 else {
+                throw ValidationError("--passive-linger must be between 0 and 3600 seconds")
+            }
             if let passivePorts { _ = try Self.parsePortRange(passivePorts) }
             if let passiveAddress, passiveAddress.split(separator: ".").compactMap({ UInt8($0) }).count != 4 {
                 throw ValidationError("--passive-address must be an IPv4 address such as 203.0.113.7")
@@ -151,6 +160,7 @@ extension Ferryd {
             configuration.dataDirectory = self.dataOptions.data
             configuration.passivePorts = try self.passivePorts.map(Self.parsePortRange)
             configuration.passiveAddress = self.passiveAddress
+            configuration.passivePortLinger = .milliseconds(Int64((self.passiveLinger * 1000).rounded()))
             configuration.idleTimeout = .seconds(self.idleTimeout)
             configuration.maximumConnections = self.maxConnections
             configuration.maximumConnectionsPerAddress = self.maxConnectionsPerIP

@@ -90,6 +90,22 @@ struct FerrydCLITests {
         #expect(again.status != 0 && again.stderr.contains("alice"), "\(again.stderr)")
     }
 
+    @Test(
+        "serve refuses out-of-range limits before starting, naming the option",
+        arguments: [
+            ["--passive-linger", "-1"], ["--passive-linger", "4000"], ["--credential-cache-ttl", "-5"],
+            ["--max-connections", "0"], ["--passive-ports", "9-3"],
+        ]
+    )
+    func serveRefusesBadLimits(_ option: [String]) async throws {
+        let data = try self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let result = try await self.ferryd(["serve", "--data", data, "--port", "0"] + option)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains(option[0]), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: data + "/ferry.sqlite"), "started despite \(option)")
+    }
+
     @Test("first start creates 'demo', prints its password once; SIGTERM lets a transfer finish")
     func firstStartAndGracefulShutdown() async throws {
         let data = try self.temporaryDirectory()

@@ -28,7 +28,9 @@ struct FtplibTests {
 
     @Test(
         "transfers",
-        arguments: ["integrity", "resume", "interrupted_upload", "abort", "active_mode", "passive_modes"]
+        arguments: [
+            "integrity", "resume", "interrupted_upload", "abort", "active_mode", "passive_modes", "passive_port_reuse",
+        ]
     )
     func transfers(_ scenario: String) async throws {
         try await withServer { server in try await runFtplib(scenario, server) }
@@ -49,9 +51,12 @@ struct FtplibTests {
         try await withServer { server in try await runFtplib("passive_other_host", server) }
     }
 
-    @Test("a PASV nobody connects to times out and frees its port")
+    @Test("a PASV nobody connects to times out, and its port is freed after the linger time")
     func pasvNeverConnect() async throws {
-        try await withServer(configure: { $0.dataConnectionTimeout = .seconds(1) }) { server in
+        try await withServer(configure: {
+            $0.dataConnectionTimeout = .seconds(1)
+            $0.passivePortLinger = .milliseconds(500)
+        }) { server in
             try await runFtplib("pasv_never_connect", server)
         }
     }

@@ -11,7 +11,7 @@ struct PassivePortTests {
     func candidates(range: ClosedRange<Int>) {
         var firsts = Set<Int>()
         for _ in 0..<50 {
-            let ports = PassiveListener.candidatePorts(in: range)
+            let ports = PassivePort.candidatePorts(in: range)
             #expect(ports.count == 64)
             #expect(Set(ports).count == ports.count)
             #expect(ports.allSatisfy(range.contains))
@@ -22,7 +22,7 @@ struct PassivePortTests {
 
     @Test("a range no larger than the tries is used whole, shuffled")
     func smallRange() {
-        let ports = PassiveListener.candidatePorts(in: 40000...40009)
+        let ports = PassivePort.candidatePorts(in: 40000...40009)
         #expect(ports.sorted() == Array(40000...40009))
     }
 }

@@ -21,6 +21,9 @@ public struct ServerConfiguration: Sendable {
     public var loginTimeout: Duration = .seconds(60)
     /// How long a PASV/EPSV listener waits for the client, and an active connect may take.
     public var dataConnectionTimeout: Duration = .seconds(30)
+    /// How long a session's passive port stays open without a PASV/EPSV, so the next one reuses it (no new socket
+    /// per transfer). Connections to it between transfers are refused. 0 closes it after every transfer.
+    public var passivePortLinger: Duration = .seconds(2)
     /// A data connection on which no byte moves for this long is aborted.
     public var dataIdleTimeout: Duration = .seconds(120)
     /// Longest accepted control line in bytes (a path of 4096 bytes plus the verb fits).

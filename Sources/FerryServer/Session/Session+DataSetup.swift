@@ -72,19 +72,35 @@ extension Session {
         return 1
     }
 
+    /// Arms the session's passive port for the next data connection, opening the port first if there is none.
     private func openPassiveListener() async -> PassiveListener? {
         self.dropDataSetup()
         let configuration = self.context.configuration
+        let acceptTimeout = TimeAmount(configuration.dataConnectionTimeout)
+        if let listener = self.passivePort?.arm(
+            expectedPeer: self.peer,
+            settings: self.dataSettings,
+            acceptTimeout: acceptTimeout
+        ) {
+            self.dataSetup = .passive(listener)
+            return listener
+        }
         do {
             // On the session's own event loop: binding and accepting resume the session without a thread hop.
-            let listener = try await PassiveListener.open(
+            let port = try await PassivePort.open(
                 on: self.control.channel.eventLoop,
                 localAddress: self.local,
                 ports: configuration.passivePorts,
-                expectedPeer: self.peer,
-                settings: self.dataSettings,
-                acceptTimeout: TimeAmount(configuration.dataConnectionTimeout)
+                linger: TimeAmount(configuration.passivePortLinger)
             )
+            self.passivePort = port
+            guard
+                let listener = port.arm(
+                    expectedPeer: self.peer,
+                    settings: self.dataSettings,
+                    acceptTimeout: acceptTimeout
+                )
+            else { throw DataConnectionError.refused("passive port closed at once") }
             self.dataSetup = .passive(listener)
             return listener
         } catch {

@@ -40,6 +40,8 @@ final class Session {
     var mlstFacts: Set<MLSFact> = Set(MLSFact.allCases)
     var epsvAllOnly = false
     var dataSetup = DataSetup.none
+    /// The passive-mode listening socket, reused by the next PASV/EPSV while it lingers.
+    var passivePort: PassivePort?
     var transfer: RunningTransfer?
     /// The TLS context of this session once AUTH TLS succeeded (or from the start on the implicit port).
     var tlsContext: NIOSSLContext?
@@ -116,6 +118,7 @@ final class Session {
             self.transfer = nil
         }
         self.dropDataSetup()
+        self.passivePort?.close()
         if let user = self.user { self.context.abuseGuard.sessionEnded(of: user.record.name) }
         self.logger.info("disconnect")
         try? await self.control.channel.close()

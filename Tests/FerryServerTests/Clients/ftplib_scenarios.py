@@ -568,6 +568,63 @@ def scenario_passive_modes(args):
     ftp.quit()
 
 
+def scenario_passive_port_reuse(args):
+    """A session keeps its passive port between transfers; each EPSV admits exactly one connection."""
+    ftp = connect(args)
+    stor_bytes(ftp, "a.bin", b"first")
+    stor_bytes(ftp, "b.bin", b"second")
+    ftp.voidcmd("TYPE I")
+
+    def epsv_port():
+        return int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0])
+
+    def read_all(sock):
+        data = b""
+        while True:
+            chunk = sock.recv(1024)
+            if not chunk:
+                return data
+            data += chunk
+
+    def closed_without_data(port):
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except ConnectionRefusedError:
+            return True
+        sock.settimeout(5)
+        try:
+            return read_all(sock) == b""
+        except ConnectionResetError:
+            return True
+        finally:
+            sock.close()
+
+    first = epsv_port()
+    conn = socket.create_connection(("127.0.0.1", first), timeout=10)
+    # A second connection for the same EPSV is not the data connection and gets nothing.
+    assert closed_without_data(first)
+    ftp.putcmd("RETR a.bin")
+    assert ftp.getresp().startswith("150")
+    assert read_all(conn) == b"first"
+    conn.close()
+    ftp.voidresp()
+    # Between transfers the port admits nobody.
+    assert closed_without_data(first)
+    # The next EPSV (and PASV) reuse the port, and the transfers are right.
+    assert epsv_port() == first
+    ftp.sendcmd("ABOR")
+    assert retr_bytes(ftp, "b.bin") == b"second"
+    assert retr_bytes(ftp, "a.bin") == b"first"
+    ftp.quit()
+    # The port belongs to the session: it closes with it.
+    time.sleep(0.5)
+    try:
+        socket.create_connection(("127.0.0.1", first), timeout=2).close()
+        raise AssertionError("passive port still open after the session ended")
+    except (ConnectionRefusedError, socket.timeout):
+        pass
+
+
 def scenario_passive_other_host(args):
     """SECURITY: a data connection to a PASV port from another address (127.0.0.2) is refused."""
     ftp = connect(args)
@@ -622,11 +679,24 @@ def scenario_pasv_never_connect(args):
     except ftplib.all_errors as e:
         resp = str(e)
     assert resp.startswith("425"), resp
-    # The listener is gone.
+    # Nothing is expected any more: a connection to the port (still lingering for a next PASV) is closed at once,
+    # without data.
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=2)
+        s.settimeout(2)
+        try:
+            assert s.recv(1) == b"", "a connection after the timeout was kept open"
+        except ConnectionResetError:
+            pass
+        s.close()
+    except ConnectionRefusedError:
+        pass
+    # Unused for longer than its linger time (0.5 s in this test), the port is closed.
+    time.sleep(1.5)
     try:
         s = socket.create_connection(("127.0.0.1", port), timeout=2)
         s.close()
-        raise AssertionError("passive port still open after timeout")
+        raise AssertionError("passive port still open after its linger time")
     except (ConnectionRefusedError, socket.timeout):
         pass
     assert ftp.sendcmd("NOOP").startswith("200")
