@@ -26,12 +26,14 @@ extension Jail {
 
     /// Every entry of the directory at `path` (sorted by name), without `.`, `..` and temporary uploads.
     /// Links that resolve inside the jail are described by their target; others are listed as links.
-    func list(_ path: VirtualPath) throws(JailError) -> [FileFacts] {
-        let listing = try DirectoryListing(jail: self, path: path)
+    /// The facts of `path`, and for a directory those of its entries too.
+    func list(_ path: VirtualPath) throws(JailError) -> (target: FileFacts, entries: [FileFacts]) {
+        let (target, listing) = try DirectoryListing.open(jail: self, path: path)
+        guard let listing else { return (target, []) }
         var entries: [FileFacts] = []
         entries.reserveCapacity(listing.count)
         for range in listing.batches(of: 1024) { entries += listing.facts(in: range) }
-        return entries
+        return (target, entries)
     }
 
     func makeDirectory(_ path: VirtualPath) throws(JailError) {
@@ -205,7 +207,9 @@ extension Jail {
         return String((0..<16).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
     }
 
-    static func facts(name: String, info: stat) -> FileFacts {
+    /// The facts of a `stat` result; `unique` (device and inode, for MLSx) costs two number conversions and is
+    /// left empty when not asked for.
+    static func facts(name: String, info: stat, unique: Bool = true) -> FileFacts {
         let kind: FileFacts.Kind
         switch info.st_mode & S_IFMT {
         case S_IFREG: kind = .file
@@ -220,7 +224,7 @@ extension Jail {
             modified: Int64(info.st_mtim.tv_sec),
             mode: UInt32(info.st_mode & 0o7777),
             linkCount: Int(info.st_nlink),
-            unique: String(UInt64(info.st_dev), radix: 16) + "g" + String(UInt64(info.st_ino), radix: 16)
+            unique: unique ? String(UInt64(info.st_dev), radix: 16) + "g" + String(UInt64(info.st_ino), radix: 16) : ""
         )
     }
 }

@@ -21,9 +21,8 @@ extension Session {
         // The target (and, for a directory, its sorted names) before the data connection is used, so that a
         // missing or unreadable directory gets its 550 at once.
         guard
-            let (target, listing) = await self.withJail({ jail throws(JailError) -> (FileFacts, DirectoryListing?) in
-                let facts = try jail.facts(at: path)
-                return (facts, facts.kind == .directory ? try DirectoryListing(jail: jail, path: path) : nil)
+            let (target, listing) = await self.withJail({ jail throws(JailError) in
+                try DirectoryListing.open(jail: jail, path: path)
             })
         else { return }
         if format == .machine && target.kind != .directory {
@@ -59,7 +58,7 @@ extension Session {
                     guard let range = ranges.popFirst() else { return nil }
                     return fileIO.runIfActive(eventLoop: eventLoop) {
                         var buffer = ByteBuffer()
-                        writer.write(listing.facts(in: range), into: &buffer)
+                        writer.write(listing.facts(in: range, unique: writer.usesUnique), into: &buffer)
                         return buffer
                     }
                 }
@@ -96,10 +95,7 @@ extension Session {
     func handleSTAT(path text: String) async {
         guard let path = await self.resolve(text) else { return }
         guard
-            let (target, entries) = await self.withJail({ jail throws(JailError) -> (FileFacts, [FileFacts]) in
-                let facts = try jail.facts(at: path)
-                return (facts, facts.kind == .directory ? try jail.list(path) : [])
-            })
+            let (target, entries) = await self.withJail({ jail throws(JailError) in try jail.list(path) })
         else { return }
         let writer = ListingWriter(format: .long, argument: text, facts: self.mlstFacts, now: Int64(time(nil)))
         let lines = writer.lines(target: target, entries: entries)
@@ -158,6 +154,9 @@ struct ListingWriter: Sendable {
     func lines(target: FileFacts, entries: [FileFacts]) -> [String] {
         self.head(target: target) + entries.map(self.line(for:))
     }
+
+    /// Whether the lines show MLSx's `unique` fact (so the entries' facts must carry it).
+    var usesUnique: Bool { self.format == .machine && self.facts.contains(.unique) }
 
     func writeHead(target: FileFacts, into buffer: inout ByteBuffer) {
         for line in self.head(target: target) { Self.append(line, to: &buffer) }

@@ -293,6 +293,10 @@ def scenario_listings(args):
     mlst = ftp.sendcmd("MLST a.bin").splitlines()
     assert mlst[0].startswith("250-") and mlst[-1].startswith("250 "), mlst
     assert mlst[1].startswith(" type=file;size=1234;") and mlst[1].endswith(" /a.bin"), mlst
+    # unique: the same for one file in MLSD and MLST, different between entries.
+    mlst_facts = dict(f.split("=", 1) for f in mlst[1].strip().split(" ", 1)[0].split(";") if f)
+    assert entries["a.bin"]["unique"] == mlst_facts["unique"] != "", (entries, mlst_facts)
+    assert entries["a.bin"]["unique"] != entries["dir one"]["unique"], entries
     root = ftp.sendcmd("MLST").splitlines()
     assert "type=cdir" in root[1], root
     # OPTS MLST selects facts.
@@ -303,6 +307,8 @@ def scenario_listings(args):
     stat = ftp.sendcmd("STAT /").splitlines()
     assert stat[0].startswith("213-") and stat[-1].startswith("213 "), stat
     assert any(line.endswith(" a.bin") for line in stat), stat
+    one = ftp.sendcmd("STAT a.bin").splitlines()
+    assert len(one) == 3 and one[1].startswith("-rw") and one[1].endswith(" a.bin"), one
     expect_error("550", ftp.sendcmd, "STAT /missing")
     ftp.quit()
 
