@@ -32,7 +32,9 @@ struct DataChannelSettings: Sendable {
     var tls: NIOSSLContext? = nil
 
     /// Configures a fresh data channel: an idle watchdog (so a stalled peer fails the transfer instead of
-    /// holding it forever) and the async wrapper with bounded buffering (backpressure on uploads).
+    /// holding it forever) and the async wrapper with bounded buffering (backpressure on uploads). At most 8
+    /// received buffers wait for the upload task, fewer than NIO's pool of receive buffers, so NIO can always reuse
+    /// one instead of allocating (and page-faulting) a fresh one.
     func configure(_ channel: Channel) throws -> DataChannel {
         let sync = channel.pipeline.syncOperations
         if let tls = self.tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
@@ -41,15 +43,15 @@ struct DataChannelSettings: Sendable {
         return try DataChannel(
             wrappingChannelSynchronously: channel,
             configuration: .init(
-                backPressureStrategy: .init(lowWatermark: 4, highWatermark: 16),
+                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
                 isOutboundHalfClosureEnabled: false
             )
         )
     }
 
     static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 << 10, maximum: 1 << 20)
-    /// Reads per event-loop turn, which is also how many receive buffers NIO keeps for reuse: an upload holds up to
-    /// two batches of buffers (one being written), and fresh buffers cost page faults on every read.
+    /// Reads per event-loop turn, which is also how many receive buffers NIO keeps for reuse. Uploads copy what they
+    /// receive into their own batches at once, so buffers return to the pool quickly.
     static let maxMessagesPerRead: UInt = 16
 }
 
