@@ -40,6 +40,8 @@ final class PassivePort: Sendable {
         let bootstrap = ServerBootstrap(group: eventLoop)
             .serverChannelOption(.backlog, value: 8)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // One accept per wake-up: a transfer expects one connection, and a second accept4 would only say EAGAIN.
+            .serverChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelOption(.recvAllocator, value: DataChannelSettings.receiveAllocator)
             .childChannelOption(.maxMessagesPerRead, value: DataChannelSettings.maxMessagesPerRead)
             .childChannelInitializer { child in

@@ -376,9 +376,9 @@ struct TransferJob: Sendable {
         -> Int64
     {
         if type == .image && !data.encrypted && end - offset <= self.context.configuration.sendfileMaximumSize {
-            // Zero copy. The region borrows the descriptor; `cleanup` closes it after the transfer.
-            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: dup(fd))
-            defer { try? handle.close() }
+            // Zero copy. The region borrows the descriptor (handed back, not closed: `cleanup` closes it).
+            let handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+            defer { _ = try? handle.takeDescriptorOwnership() }
             let region = FileRegion(fileHandle: handle, readerIndex: Int(offset), endIndex: Int(end))
             try await data.channel.writeAndFlush(IOData.fileRegion(region))
             self.progress.withLockedValue { $0 = end - offset }
