@@ -47,6 +47,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // Event-loop glue shared by server and client: a task executor that runs on a NIO event loop.
+        .target(
+            name: "FerryNIO",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio")
+            ]
+        ),
         // TLS for FTPS: certificates (load, self-sign, fingerprint) and the NIOSSL contexts. Shared by server and client.
         .target(
             name: "FerryTLS",
@@ -69,6 +76,7 @@ let package = Package(
                 "FerryIntegrity",
                 "FerryTLS",
                 "FerryUsers",
+                "FerryNIO",
                 "CFerrySystem",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -101,6 +109,7 @@ let package = Package(
                 "FerryProtocol",
                 "FerryIntegrity",
                 "FerryTLS",
+                "FerryNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -53,8 +53,10 @@ public struct BenchRunner: Sendable {
     /// Connects, logs in (TYPE I), runs `body`, quits.
     private func withSession<T>(tls: Bool = false, _ body: (FTPClient) async throws -> T) async throws -> T {
         try await FTPClient.withConnection(to: self.endpoint(tls: tls), configuration: self.configuration) { client in
-            try await client.login(user: self.settings.user, password: self.settings.password)
-            return try await body(client)
+            try await withTaskExecutorPreference(client.executor) {
+                try await client.login(user: self.settings.user, password: self.settings.password)
+                return try await body(client)
+            }
         }
     }
 

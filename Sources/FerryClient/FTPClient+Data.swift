@@ -87,7 +87,8 @@ extension FTPClient {
         guard let port else { throw FTPClientError(.protocolViolation, "unreadable passive-mode reply") }
         let setup = self.dataSetup
         do {
-            let channel = try await ClientBootstrap(group: self.configuration.group)
+            // On the control connection's loop (see `executor`).
+            let channel = try await ClientBootstrap(group: self.channel.eventLoop)
                 .connectTimeout(self.configuration.timeout)
                 .channelOption(
                     .recvAllocator,
@@ -106,7 +107,8 @@ extension FTPClient {
         guard let local = self.channel.localAddress, let ip = local.ipAddress else {
             throw FTPClientError(.connection, "no local address for active mode")
         }
-        let eventLoop = self.configuration.group.next()
+        // The control connection's loop: the data connection's events then resume the transfer without a thread hop.
+        let eventLoop = self.channel.eventLoop
         let accepted = eventLoop.makePromise(of: ClientDataChannel.self)
         let taken = NIOLockedValueBox(false)
         let peerIP = self.channel.remoteAddress?.ipAddress

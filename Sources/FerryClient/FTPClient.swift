@@ -1,3 +1,4 @@
+import FerryNIO
 import FerryProtocol
 import FerryTLS
 import Foundation
@@ -62,6 +63,12 @@ public final class FTPClient {
     public private(set) var peerFingerprint: String?
     /// The negotiated TLS version, when TLS is up.
     public private(set) var tlsVersion: String?
+    /// Runs tasks on the control connection's event loop, where the data connections live too. Protocol work
+    /// wrapped in `withTaskExecutorPreference(client.executor) { … }` (a load generator's loop of RETRs, a listing)
+    /// then resumes there after each reply and each chunk, instead of hopping between the loop and Swift's global
+    /// pool twice per await (measured: 500 small RETRs 2.2× faster). Keep blocking or heavy work (hashing, file
+    /// I/O) out of it: it would run on the event loop.
+    public let executor: any TaskExecutor
     var tlsContext: NIOSSLContext?
     var dataProtected = false
     var epsvWorks = true
@@ -76,6 +83,7 @@ public final class FTPClient {
         self.configuration = configuration
         self.channel = channel
         self.inbound = inbound
+        self.executor = EventLoopTaskExecutor(channel.eventLoop)
     }
 
     // MARK: - Connecting

@@ -1,3 +1,4 @@
+import FerryNIO
 import FerryProtocol
 import FerryTLS
 import FerryUsers

@@ -1,3 +1,4 @@
+import FerryNIO
 import FerryProtocol
 import FerryUsers
 import Logging
