@@ -87,9 +87,17 @@ final class Session {
             await self.reply(.serviceNotAvailable, "Server shutting down, try again later.")
             return
         }
-        defer { self.context.registry.unregister(id) }
+        defer {
+            self.context.registry.unregister(id)
+            self.context.memory.sessionEnded()
+        }
         self.logger.info("connect")
-        self.startWatchdog()
+        SessionWatchdog.start(
+            handle: self.handle,
+            idleTimeout: TimeAmount(self.context.configuration.idleTimeout),
+            loginTimeout: TimeAmount(self.context.configuration.loginTimeout),
+            logger: self.logger
+        )
         await self.reply(.serviceReady, "Ferry FTP server ready.")
         do {
             for try await line in inbound {
@@ -189,42 +197,6 @@ final class Session {
         channel.writeAndFlush(ByteBuffer(string: reply.wireFormat), promise: promise)
         // A write to a closed connection fails; the session ends through its inbound stream then.
         try? await promise.futureResult.get()
-    }
-
-    // MARK: - Timeouts
-
-    /// Closes the session with 421 when it was idle too long or did not log in in time. Runs on the event loop,
-    /// rescheduling itself; no extra task per session.
-    private func startWatchdog() {
-        let configuration = self.context.configuration
-        let handle = self.handle
-        let channel = self.control.channel
-        let connectedAt = NIODeadline.now()
-        let idle = TimeAmount(configuration.idleTimeout)
-        let loginLimit = TimeAmount(configuration.loginTimeout)
-        let logger = self.logger
-
-        @Sendable func check() {
-            guard channel.isActive else { return }
-            let now = NIODeadline.now()
-            let activity = handle.activity.withLockedValue { $0 }
-            if !activity.loggedIn && now - connectedAt >= loginLimit {
-                logger.info("login timeout")
-                handle.closeWithReply("421 Login timeout, closing control connection.\r\n")
-                return
-            }
-            var next = activity.lastCommand + idle
-            if activity.transferActive || activity.commandInProgress {
-                next = now + idle
-            } else if now >= next {
-                logger.info("idle timeout")
-                handle.closeWithReply("421 Idle timeout, closing control connection.\r\n")
-                return
-            }
-            if !activity.loggedIn { next = min(next, connectedAt + loginLimit) }
-            channel.eventLoop.scheduleTask(deadline: next) { check() }
-        }
-        channel.eventLoop.execute { check() }
     }
 }
 
