@@ -33,7 +33,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio")
             ]
         ),
-        // Linux system calls that the Glibc overlay does not expose (O_PATH, copy_file_range).
+        // Linux calls that the Glibc overlay does not expose (O_PATH, copy_file_range, openat2, malloc_trim).
         .target(name: "CFerrySystem"),
         // The system zlib, for its fast crc32() (zlib1g-dev).
         .systemLibrary(name: "CZlib"),
@@ -251,6 +251,7 @@ let package = Package(
                 "FerryUsers",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <errno.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/syscall.h>
@@ -40,5 +43,13 @@ int cferry_openat2_cached(int dirfd, const char *path, int flags, int jailed) {
     (void)jailed;
     errno = ENOSYS;
     return -1;
+#endif
+}
+
+int cferry_malloc_trim(void) {
+#if defined(__GLIBC__)
+    return malloc_trim(0);
+#else
+    return 0;
 #endif
 }

@@ -17,4 +17,8 @@ ssize_t cferry_copy_file_range(int fd_in, long long *off_in, int fd_out, long lo
 /// Returns the descriptor, or -1 with errno set (ENOSYS where the kernel or platform lacks openat2).
 int cferry_openat2_cached(int dirfd, const char *path, int flags, int jailed);
 
+/// malloc_trim(0) where the C library has it (glibc): returns free heap memory to the system. Returns 1 if
+/// memory was released, 0 otherwise (always 0 without glibc).
+int cferry_malloc_trim(void);
+
 #endif

@@ -71,6 +71,9 @@ public struct ServerConfiguration: Sendable {
     /// for; HASH then reads the file once and caches the result. (Uploads with `SITE EXPECT` are always hashed
     /// while they arrive: the digest decides whether they are committed.)
     public var hashUploads = false
+    /// Quiet time after the last transfer ends before freed heap memory is returned to the system
+    /// (`malloc_trim`); nil never trims.
+    public var memoryTrimDelay: Duration? = .seconds(2)
     /// Directory entries read and formatted per step of a streamed LIST/NLST/MLSD.
     public var listingBatchSize = 512
 

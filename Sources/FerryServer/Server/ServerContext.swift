@@ -23,6 +23,8 @@ final class ServerContext: Sendable {
     let tls: TLSContextProvider?
     /// Checksum computations running now (HASH and the X… commands), bounded by the configuration.
     let checksumsRunning = NIOLockedValueBox(0)
+    /// Trims the heap once a burst of transfers is over.
+    let memory: MemoryReclaimer
 
     init(
         configuration: ServerConfiguration,
@@ -41,6 +43,11 @@ final class ServerContext: Sendable {
         self.group = group
         self.fileIO = fileIO
         self.ledger = QuotaLedger(store: store, logger: logger)
+        self.memory = MemoryReclaimer(
+            eventLoop: group.next(),
+            delay: configuration.memoryTrimDelay.map(TimeAmount.init),
+            fileIO: fileIO
+        )
         self.abuseGuard = AbuseGuard(
             limits: .init(
                 maximumConnections: configuration.maximumConnections,

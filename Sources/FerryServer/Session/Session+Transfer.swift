@@ -227,9 +227,12 @@ extension Session {
     ) {
         let handle = self.handle
         handle.activity.withLockedValue { $0.transferActive = true }
+        let memory = self.context.memory
+        memory.transferStarted()
         // On the session's event loop too: the data channel's futures resume there without a thread hop.
         let task = Task(executorPreference: self.executor) {
             await job.run(body: body, cleanup: cleanup, cleanupBlocks: cleanupBlocks)
+            memory.transferEnded()
             let shutdown = handle.activity.withLockedValue { activity in
                 activity.transferActive = false
                 activity.lastCommand = .now()
