@@ -7,7 +7,10 @@
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/syscall.h>
+#include <sys/vfs.h>
+#if __has_include(<linux/openat2.h>)
 #include <linux/openat2.h>
+#endif
 #endif
 #include "CFerrySystem.h"
 
@@ -33,7 +36,8 @@ int cferry_openat2_cached(int dirfd, const char *path, int flags, int jailed) {
     struct open_how how = {
         .flags = (unsigned long long)flags,
         .mode = 0,
-        .resolve = RESOLVE_CACHED | (jailed ? (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) : 0),
+        .resolve = RESOLVE_CACHED
+            | (jailed ? (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV) : 0),
     };
     return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 #else
@@ -50,6 +54,27 @@ int cferry_malloc_trim(void) {
 #if defined(__GLIBC__)
     return malloc_trim(0);
 #else
+    return 0;
+#endif
+}
+
+int cferry_is_local_disk_file_system(const char *path) {
+#ifdef __linux__
+    struct statfs info;
+    if (statfs(path, &info) != 0) return 0;
+    switch ((unsigned long)info.f_type) {
+    case 0xEF53UL:      /* ext2/3/4 */
+    case 0x58465342UL:  /* xfs */
+    case 0x9123683EUL:  /* btrfs */
+    case 0x01021994UL:  /* tmpfs */
+    case 0xF2F52010UL:  /* f2fs */
+    case 0x2FC12FC1UL:  /* zfs */
+        return 1;
+    default:
+        return 0;
+    }
+#else
+    (void)path;
     return 0;
 #endif
 }

@@ -12,10 +12,15 @@ ssize_t cferry_copy_file_range(int fd_in, long long *off_in, int fd_out, long lo
 
 /// openat2(2) that succeeds only when every path component is already in the kernel's lookup cache
 /// (RESOLVE_CACHED): a lookup that would need disk I/O fails with EAGAIN instead of blocking, which makes the call
-/// safe on an event loop (io_uring opens inline under the same rule). With `jailed` set, `path` must also resolve
-/// beneath `dirfd` without following any symlink (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS).
+/// safe on an event loop (io_uring opens inline under the same rule) on a local disk file system. With `jailed` set,
+/// `path` must also resolve beneath `dirfd` without following any symlink or crossing a mount point
+/// (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV).
 /// Returns the descriptor, or -1 with errno set (ENOSYS where the kernel or platform lacks openat2).
 int cferry_openat2_cached(int dirfd, const char *path, int flags, int jailed);
+
+/// 1 if `path` is on a local disk or memory file system (ext4, xfs, btrfs, tmpfs, f2fs, zfs), whose opens of
+/// cached entries do not wait for a server or a daemon (NFS, FUSE and other network file systems do); 0 otherwise.
+int cferry_is_local_disk_file_system(const char *path);
 
 /// malloc_trim(0) where the C library has it (glibc): returns free heap memory to the system. Returns 1 if
 /// memory was released, 0 otherwise (always 0 without glibc).

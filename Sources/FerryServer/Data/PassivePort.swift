@@ -8,13 +8,22 @@ import NIOPosix
 /// download's server time. So a session keeps its port: each PASV or EPSV arms it for exactly one connection (a
 /// `PassiveListener`), and between transfers every connection to it is refused. A port that nobody armed for
 /// `linger` is closed, so idle sessions do not hold ports of the passive range.
+///
+/// SECURITY: a port that stays the same is a port a third party can learn. So any connection nobody asked for (one
+/// between transfers, one from another address, a second one for one PASV) retires the port: between transfers it
+/// closes at once, during a transfer's wait it closes once that transfer has its connection, and the next PASV gets
+/// a fresh random port. The client that asked never makes such a connection, so reuse costs it nothing.
 final class PassivePort: Sendable {
     private struct State {
         /// The PASV waiting for its connection, if any.
         var armed: PassiveListener?
         /// Counts arms, so a linger timer knows whether the port was used since it was set.
         var generation = 0
+        /// Someone connected who was not expected: not armed again.
+        var retired = false
         var closed = false
+        /// The pending linger close, cancelled by the next arm or by `close` (it holds the port).
+        var lingerTimer: Scheduled<Void>?
     }
 
     let port: Int
@@ -45,11 +54,20 @@ final class PassivePort: Sendable {
             .childChannelOption(.recvAllocator, value: DataChannelSettings.receiveAllocator)
             .childChannelOption(.maxMessagesPerRead, value: DataChannelSettings.maxMessagesPerRead)
             .childChannelInitializer { child in
-                // Between transfers nobody is expected: refused.
-                guard let armed = state.withLockedValue({ $0.armed }) else {
-                    return child.eventLoop.makeFailedFuture(DataConnectionError.refused("no transfer pending"))
+                if let armed = state.withLockedValue({ $0.armed }), let accepted = armed.accept(child) {
+                    return accepted
                 }
-                return armed.accept(child)
+                // Not the connection a PASV waits for: refused, and the port is retired (see above).
+                let closeNow: Bool = state.withLockedValue { state in
+                    state.retired = true
+                    guard state.armed == nil, !state.closed else { return false }
+                    state.closed = true
+                    state.lingerTimer?.cancel()
+                    state.lingerTimer = nil
+                    return true
+                }
+                if closeNow { child.parent?.close(promise: nil) }
+                return child.eventLoop.makeFailedFuture(DataConnectionError.refused("unexpected connection"))
             }
         var lastError: Error = DataConnectionError.refused("no free passive port")
         for port in ports.map({ Self.candidatePorts(in: $0) }) ?? [0] {
@@ -80,7 +98,9 @@ final class PassivePort: Sendable {
     ) -> PassiveListener? {
         let eventLoop = self.channel.eventLoop
         let armed: (listener: PassiveListener, previous: PassiveListener?)? = self.state.withLockedValue { state in
-            guard !state.closed else { return nil }
+            guard !state.closed, !state.retired else { return nil }
+            state.lingerTimer?.cancel()
+            state.lingerTimer = nil
             let listener = PassiveListener(
                 port: self.port,
                 expectedPeerIP: peer.ipAddress,
@@ -104,28 +124,52 @@ final class PassivePort: Sendable {
         return listener
     }
 
-    /// Stops expecting `listener`'s connection and closes the port if it is not armed again within the linger time.
+    /// Stops expecting `listener`'s connection and closes the port if it is not armed again within the linger time
+    /// (at once if it was retired).
     private func disarm(_ listener: PassiveListener) {
-        let generation: Int? = self.state.withLockedValue { state in
-            guard state.armed === listener else { return nil }
+        enum Next { case linger(Int), closeNow, nothing }
+        let next: Next = self.state.withLockedValue { state in
+            guard state.armed === listener else { return .nothing }
             state.armed = nil
-            return state.generation
-        }
-        guard let generation else { return }
-        self.channel.eventLoop.scheduleTask(in: self.linger) {
-            let unused = self.state.withLockedValue { state in
-                guard state.generation == generation, state.armed == nil, !state.closed else { return false }
+            guard !state.closed else { return .nothing }
+            if state.retired {
                 state.closed = true
-                return true
+                return .closeNow
             }
-            if unused { self.channel.close(promise: nil) }
+            return .linger(state.generation)
+        }
+        switch next {
+        case .nothing:
+            return
+        case .closeNow:
+            self.channel.close(promise: nil)
+        case .linger(let generation):
+            let timer = self.channel.eventLoop.scheduleTask(in: self.linger) {
+                let unused = self.state.withLockedValue { state in
+                    guard state.generation == generation, state.armed == nil, !state.closed else { return false }
+                    state.closed = true
+                    state.lingerTimer = nil
+                    return true
+                }
+                if unused { self.channel.close(promise: nil) }
+            }
+            self.state.withLockedValue { state in
+                // Armed again or closed meanwhile (another thread): the timer is not needed.
+                if state.generation == generation && !state.closed {
+                    state.lingerTimer = timer
+                } else {
+                    timer.cancel()
+                }
+            }
         }
     }
 
-    /// Closes the socket and fails a pending expectation (the session ends).
+    /// Closes the socket and fails a pending expectation (the session ends, or the port was retired).
     func close() {
         let armed = self.state.withLockedValue { state in
             state.closed = true
+            state.lingerTimer?.cancel()
+            state.lingerTimer = nil
             defer { state.armed = nil }
             return state.armed
         }
@@ -189,8 +233,9 @@ final class PassiveListener: Sendable {
         self.accepted = accepted
     }
 
-    /// Sets up a connection that arrived at the port while this listener was armed.
-    fileprivate func accept(_ child: Channel) -> EventLoopFuture<Void> {
+    /// Sets up a connection that arrived at the port while this listener was armed; nil if it is not the one this
+    /// listener waits for.
+    fileprivate func accept(_ child: Channel) -> EventLoopFuture<Void>? {
         // SECURITY: only the client that asked may connect (no data connection theft), and only once.
         guard child.remoteAddress?.ipAddress == self.expectedPeerIP,
             self.state.withLockedValue({ state in
@@ -199,7 +244,7 @@ final class PassiveListener: Sendable {
                 return true
             })
         else {
-            return child.eventLoop.makeFailedFuture(DataConnectionError.refused("unexpected peer"))
+            return nil
         }
         return child.eventLoop.makeCompletedFuture {
             let channel = try self.settings.configure(child)

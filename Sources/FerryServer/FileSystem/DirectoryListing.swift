@@ -16,7 +16,7 @@ final class DirectoryListing: Sendable {
     /// Every name, NUL-terminated, one after the other as readdir gave them (one allocation for the lot).
     private let nameBytes: [CChar]
     /// Where each name starts in `nameBytes`, in bytewise order of the names.
-    private let order: [Int32]
+    private let order: [Int]
 
     /// What is at `path` (links inside the jail followed): its facts, and for a directory its listing. One walk
     /// for both, and the listing reads the directory that was looked at.
@@ -60,7 +60,7 @@ final class DirectoryListing: Sendable {
             throw JailError(errno: error, path: path)
         }
         var bytes: [CChar] = []
-        var starts: [Int32] = []
+        var starts: [Int] = []
         let hidden = Array(Jail.temporaryPrefix.utf8CString.dropLast())
         while let entry = readdir(stream) {
             withUnsafePointer(to: entry.pointee.d_name) {
@@ -69,7 +69,7 @@ final class DirectoryListing: Sendable {
                     if name.elementsEqual([46, 0]) || name.elementsEqual([46, 46, 0]) || name.starts(with: hidden) {
                         return
                     }
-                    starts.append(Int32(bytes.count))
+                    starts.append(bytes.count)
                     bytes.append(contentsOf: name)
                 }
             }
@@ -78,7 +78,7 @@ final class DirectoryListing: Sendable {
         // Bytewise order, as `ls` in the C locale; C strings, so the sort costs no Unicode work.
         bytes.withUnsafeBufferPointer { names in
             let base = names.baseAddress!
-            starts.sort { strcmp(base + Int($0), base + Int($1)) < 0 }
+            starts.sort { strcmp(base + $0, base + $1) < 0 }
         }
         self.jail = jail
         self.path = path
@@ -104,7 +104,7 @@ final class DirectoryListing: Sendable {
         self.nameBytes.withUnsafeBufferPointer { names in
             let base = names.baseAddress!
             for start in self.order[range.clamped(to: self.order.indices)] {
-                let raw = base + Int(start)
+                let raw = base + start
                 var info = stat()
                 guard fstatat(self.directory, raw, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
                 let name = String(cString: raw)

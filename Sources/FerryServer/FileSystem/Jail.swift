@@ -25,6 +25,9 @@ struct Jail: Sendable {
     let homePath: String
     /// The home's canonical path, used to map absolute link targets back into the jail.
     let realHomePath: String
+    /// Whether downloads may try the non-blocking open on the event loop: only on local file systems, where the
+    /// open of a cached entry waits for no server (`Jail+Cached.swift`).
+    let allowsCachedOpen: Bool
 
     /// Most links followed in one resolution (as the kernel's MAXSYMLINKS).
     static let maximumLinkHops = 40
@@ -37,6 +40,7 @@ struct Jail: Sendable {
         guard let real = realpath(homePath, nil) else { throw JailError(errno: errno, path: .root) }
         self.realHomePath = String(cString: real)
         free(real)
+        self.allowsCachedOpen = cferry_is_local_disk_file_system(self.realHomePath) == 1
     }
 
     /// A resolved location: an open directory and a name inside it (nil name = the directory itself).

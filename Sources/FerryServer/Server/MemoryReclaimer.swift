@@ -32,7 +32,11 @@ final class MemoryReclaimer: Sendable {
     /// The default: `malloc_trim(0)` on `fileIO` (it walks the heap; it does nothing without glibc).
     convenience init(eventLoop: any EventLoop, delay: TimeAmount?, fileIO: NIOThreadPool) {
         self.init(eventLoop: eventLoop, delay: delay) {
-            fileIO.submit { _ in _ = cferry_malloc_trim() }
+            fileIO.submit { state in
+                // A pool that is shutting down runs the item on the caller's thread, an event loop: skip it then.
+                guard case .active = state else { return }
+                _ = cferry_malloc_trim()
+            }
         }
     }
 

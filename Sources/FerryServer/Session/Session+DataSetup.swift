@@ -85,6 +85,9 @@ extension Session {
             self.dataSetup = .passive(listener)
             return listener
         }
+        // No port yet, or it lingered out or was retired: a fresh one.
+        self.passivePort?.close()
+        self.passivePort = nil
         do {
             // On the session's own event loop: binding and accepting resume the session without a thread hop.
             let port = try await PassivePort.open(

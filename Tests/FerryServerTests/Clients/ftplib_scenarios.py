@@ -575,7 +575,8 @@ def scenario_passive_modes(args):
 
 
 def scenario_passive_port_reuse(args):
-    """A session keeps its passive port between transfers; each EPSV admits exactly one connection."""
+    """A session keeps its passive port between transfers; each EPSV admits exactly one connection, and a connection
+    nobody asked for retires the port (the next EPSV gets another one)."""
     ftp = connect(args)
     stor_bytes(ftp, "a.bin", b"first")
     stor_bytes(ftp, "b.bin", b"second")
@@ -605,30 +606,46 @@ def scenario_passive_port_reuse(args):
         finally:
             sock.close()
 
+    def refuses(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            return False
+        except (ConnectionRefusedError, socket.timeout):
+            return True
+
+    # Transfers reuse the port, and each gets its own bytes.
     first = epsv_port()
     conn = socket.create_connection(("127.0.0.1", first), timeout=10)
-    # A second connection for the same EPSV is not the data connection and gets nothing.
-    assert closed_without_data(first)
     ftp.putcmd("RETR a.bin")
     assert ftp.getresp().startswith("150")
     assert read_all(conn) == b"first"
     conn.close()
     ftp.voidresp()
-    # Between transfers the port admits nobody.
-    assert closed_without_data(first)
-    # The next EPSV (and PASV) reuse the port, and the transfers are right.
     assert epsv_port() == first
     ftp.sendcmd("ABOR")
     assert retr_bytes(ftp, "b.bin") == b"second"
     assert retr_bytes(ftp, "a.bin") == b"first"
-    ftp.quit()
+    # A connection between transfers gets nothing and retires the port: closed at once, not announced again.
+    assert closed_without_data(first)
+    time.sleep(0.2)
+    assert refuses(first), "a probed port stayed open"
+    second = epsv_port()
+    assert second != first
+    # A second connection for one EPSV gets nothing; the first is the data connection; then the port is retired.
+    conn = socket.create_connection(("127.0.0.1", second), timeout=10)
+    assert closed_without_data(second)
+    ftp.putcmd("RETR b.bin")
+    assert ftp.getresp().startswith("150")
+    assert read_all(conn) == b"second"
+    conn.close()
+    ftp.voidresp()
+    third = epsv_port()
+    assert third != second
+    assert refuses(second)
     # The port belongs to the session: it closes with it.
+    ftp.quit()
     time.sleep(0.5)
-    try:
-        socket.create_connection(("127.0.0.1", first), timeout=2).close()
-        raise AssertionError("passive port still open after the session ended")
-    except (ConnectionRefusedError, socket.timeout):
-        pass
+    assert refuses(third), "passive port still open after the session ended"
 
 
 def scenario_passive_other_host(args):
