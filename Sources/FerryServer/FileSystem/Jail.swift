@@ -135,15 +135,10 @@ struct Jail: Sendable {
                 closeAll()
                 throw JailError(errno: ENOTDIR, path: path)
             }
-            // Reopen as a real directory handle (O_PATH handles cannot be listed) without following links.
-            let directory = openat(current, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            close(fd)
-            guard directory >= 0 else {
-                let error = errno
-                closeAll()
-                throw JailError(errno: error, path: path)
-            }
-            stack.append(directory)
+            // The O_PATH handle is the directory to go on from: the `*at` calls take it, it is the very inode just
+            // checked, and walking through it needs search permission only, as the kernel's own path walk (and
+            // `openForReadingIfCached`) does. Listings reopen the final directory for reading.
+            stack.append(fd)
         }
         // The path resolved to a directory held on the stack (the root, or through links/`..`).
         let top = stack.removeLast()
