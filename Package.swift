@@ -247,6 +247,7 @@ let package = Package(
             dependencies: [
                 "FerryTestSupport",
                 "FerryServer",
+                "CFerrySystem",
                 "FerryProtocol",
                 "FerryUsers",
                 .product(name: "NIOCore", package: "swift-nio"),
