@@ -16,10 +16,9 @@ import FerryProtocol
 /// the rule io_uring uses to open inline. `RESOLVE_CACHED` covers the lookup only, so the fast path is used only for
 /// homes on local file systems (checked when the jail is made) and never crosses into another mount (NFS, FUSE:
 /// their opens talk to a server). Anything else (a cold cache, a link, a mount point, a kernel without openat2, any
-/// error) returns nil, and
-/// the caller takes the pool and the full walk, which also gives the right error. These functions only ever return
-/// successes, so the jail's semantics (links inside the home followed, everything else refused) stay those of
-/// `resolve`.
+/// error) returns nil, and the caller takes the pool and the full walk, which also gives the right error. These
+/// functions only ever return successes, so the jail's semantics (links inside the home followed, everything else
+/// refused) stay those of `resolve`.
 extension Jail {
     /// Opens the regular file at `path` for reading, or returns nil when that cannot be done without blocking.
     func openForReadingIfCached(_ path: VirtualPath) -> (fd: CInt, size: Int64, version: FileVersion)? {
@@ -30,13 +29,7 @@ extension Jail {
         // O_NONBLOCK: a FIFO must not hang the open; regular files read the same either way.
         let fd = cferry_openat2_cached(home, relative, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 1)
         guard fd >= 0 else { return nil }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
-            close(fd)
-            return nil
-        }
-        _ = fcntl(fd, F_SETFL, O_RDONLY)
-        return (fd, Int64(info.st_size), FileVersion(info))
+        return try? Self.readableFile(fd, path: path)
     }
 
     /// The path relative to the home, when the fast path may try it: not the home itself, and no component the

@@ -100,6 +100,15 @@ extension Jail {
         guard let name = location.name else { throw JailError(errno: EISDIR, path: path) }
         let fd = openat(location.directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw JailError(errno: errno, path: path) }
+        return try Self.readableFile(fd, path: path)
+    }
+
+    /// Checks that `fd` (opened with `O_NONBLOCK`) is a regular file and makes its reads blocking again; closes it
+    /// and throws otherwise. The end of every open for reading, on the pool or on the event loop.
+    static func readableFile(
+        _ fd: CInt,
+        path: VirtualPath
+    ) throws(JailError) -> (fd: CInt, size: Int64, version: FileVersion) {
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             let error = errno

@@ -89,8 +89,7 @@ extension Session {
                 "Opening \(type == .ascii ? "ASCII" : "BINARY") mode data connection for \(path.name ?? "/") "
                     + "(\(stop - start) bytes)."
             )
-            let r = try await job.sendFile(fd: file.fd, from: start, to: stop, type: type, over: data)
-            return r
+            return try await job.sendFile(fd: file.fd, from: start, to: stop, type: type, over: data)
         } cleanup: {
             close(file.fd)
         }
