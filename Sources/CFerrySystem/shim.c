@@ -5,6 +5,7 @@
 #include <malloc.h>
 #endif
 #include <unistd.h>
+#include <sys/socket.h>
 #ifdef __linux__
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -76,5 +77,51 @@ int cferry_is_local_disk_file_system(const char *path) {
 #else
     (void)path;
     return 0;
+#endif
+}
+
+int cferry_listen(const struct sockaddr *address, socklen_t length, int backlog) {
+    int fd = socket(address->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 || bind(fd, address, length) != 0
+        || listen(fd, backlog) != 0) {
+        int error = errno;
+        close(fd);
+        errno = error;
+        return -1;
+    }
+    return fd;
+}
+
+int cferry_accept(int fd, struct sockaddr_storage *peer) {
+    socklen_t length = sizeof(*peer);
+    int accepted;
+    do {
+        accepted = accept4(fd, (struct sockaddr *)peer, &length, SOCK_CLOEXEC);
+    } while (accepted < 0 && errno == EINTR);
+    return accepted;
+}
+
+ssize_t cferry_splice(int fd_in, int fd_out, size_t len) {
+#ifdef __linux__
+    return splice(fd_in, NULL, fd_out, NULL, len, SPLICE_F_MOVE);
+#else
+    (void)fd_in;
+    (void)fd_out;
+    (void)len;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int cferry_pipe(int fds[2], int size) {
+#ifdef __linux__
+    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
+    if (size > 0) (void)fcntl(fds[1], F_SETPIPE_SZ, size);
+    return 0;
+#else
+    (void)size;
+    return pipe(fds);
 #endif
 }

@@ -86,6 +86,15 @@ extension Ferryd {
         var hashUploads = false
 
         @Option(
+            name: .customLong("direct-uploads"),
+            help: """
+                Plain binary uploads received with splice(2) at once, each on its own thread; more use the event \
+                loop (0: none).
+                """
+        )
+        var directUploads: Int = 8
+
+        @Option(
             name: .customLong("credential-cache-ttl"),
             help:
                 "Seconds a verified password is remembered, so repeat logins skip the scrypt hash (0: hash every login)."
@@ -107,6 +116,9 @@ extension Ferryd {
             }
             guard self.credentialCacheTTL >= 0 else {
                 throw ValidationError("--credential-cache-ttl must be 0 or more")
+            }
+            guard (0...1024).contains(self.directUploads) else {
+                throw ValidationError("--direct-uploads must be between 0 and 1024")
             }
             guard self.passiveLinger >= 0, self.passiveLinger <= 3600 else {
                 throw ValidationError("--passive-linger must be between 0 and 3600 seconds")
@@ -173,6 +185,7 @@ extension Ferryd {
             configuration.tlsKeyPath = self.tlsKey
             configuration.implicitTLSPort = self.implicitTLSPort
             configuration.hashUploads = self.hashUploads
+            configuration.directUploadThreads = self.directUploads
 
             let store = try openStore(self.dataOptions)
             let authenticator = Authenticator(

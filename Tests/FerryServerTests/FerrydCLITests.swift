@@ -94,7 +94,8 @@ struct FerrydCLITests {
         "serve refuses out-of-range limits before starting, naming the option",
         arguments: [
             ["--passive-linger", "-1"], ["--passive-linger", "4000"], ["--credential-cache-ttl", "-5"],
-            ["--max-connections", "0"], ["--passive-ports", "9-3"],
+            ["--max-connections", "0"], ["--passive-ports", "9-3"], ["--direct-uploads", "-1"],
+            ["--direct-uploads", "5000"],
         ]
     )
     func serveRefusesBadLimits(_ option: [String]) async throws {

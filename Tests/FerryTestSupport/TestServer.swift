@@ -21,6 +21,8 @@ public final class TestServer: Sendable {
     public let dataDirectory: String
     public let homes: [String: String]
     public let store: UserStore
+    /// The server's `transfer` log lines, so tests can see how a transfer was done.
+    public let transfers: TransferLog
     private let group: ServiceGroup
     private let task: Task<Void, Error>
     private let authenticator: Authenticator
@@ -36,10 +38,12 @@ public final class TestServer: Sendable {
         dataDirectory: String,
         homes: [String: String],
         store: UserStore,
+        transfers: TransferLog,
         group: ServiceGroup,
         task: Task<Void, Error>,
         authenticator: Authenticator
     ) {
+        self.transfers = transfers
         self.port = port
         self.implicitTLSPort = implicitTLSPort
         self.fingerprint = fingerprint
@@ -81,8 +85,19 @@ public final class TestServer: Sendable {
         configuration.failedLoginDelay = .milliseconds(50)
         configure(&configuration)
 
-        var logger = Logger(label: "ferryd-test")
-        logger.logLevel = ProcessInfo.processInfo.environment["FERRY_TEST_LOG"] != nil ? .debug : .critical
+        let transfers = TransferLog()
+        let verbose = ProcessInfo.processInfo.environment["FERRY_TEST_LOG"] != nil
+        // Not `logger.logLevel = …`: that would set the level of every handler of the multiplex.
+        let logger = Logger(label: "ferryd-test") { label in
+            MultiplexLogHandler([
+                TransferLog.Handler(log: transfers),
+                {
+                    var printed = StreamLogHandler.standardError(label: label)
+                    printed.logLevel = verbose ? .debug : .critical
+                    return printed
+                }(),
+            ])
+        }
         let store = try UserStore(path: configuration.databasePath)
         for (name, password) in users {
             let hash = try PasswordHasher.hash(Password(password), algorithm: Self.cheapHash)
@@ -117,6 +132,7 @@ public final class TestServer: Sendable {
             dataDirectory: directory,
             homes: homes,
             store: store,
+            transfers: transfers,
             group: group,
             task: task,
             authenticator: authenticator

@@ -3,6 +3,7 @@
 #define C_FERRY_SYSTEM_H
 
 #include <sys/types.h>
+#include <sys/socket.h>
 
 /// open(2) flag O_PATH: a handle for walking and fstat, never reading.
 int cferry_o_path(void);
@@ -25,5 +26,21 @@ int cferry_is_local_disk_file_system(const char *path);
 /// malloc_trim(0) where the C library has it (glibc): returns free heap memory to the system. Returns 1 if
 /// memory was released, 0 otherwise (always 0 without glibc).
 int cferry_malloc_trim(void);
+
+/// A TCP listening socket bound to `address`: non-blocking, close-on-exec, SO_REUSEADDR, listening with `backlog`.
+/// Returns the descriptor, or -1 with errno set.
+int cferry_listen(const struct sockaddr *address, socklen_t length, int backlog);
+
+/// accept4(2) of one queued connection, returned as a blocking, close-on-exec socket with the peer's address in
+/// `peer`. -1 with errno EAGAIN when none is queued (the listening socket is non-blocking).
+int cferry_accept(int fd, struct sockaddr_storage *peer);
+
+/// splice(2) of up to `len` bytes between `fd_in` and `fd_out` at their current positions (one must be a pipe),
+/// moving pages where possible (SPLICE_F_MOVE). -1 with errno ENOSYS where there is no splice.
+ssize_t cferry_splice(int fd_in, int fd_out, size_t len);
+
+/// pipe2(2) with O_CLOEXEC, its capacity raised to `size` bytes where the system allows (F_SETPIPE_SZ); the
+/// default capacity is kept otherwise. 0, or -1 with errno set.
+int cferry_pipe(int fds[2], int size);
 
 #endif

@@ -1,6 +1,11 @@
+import CFerrySystem
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A session's passive-mode listening socket, kept open across transfers.
 ///
@@ -13,6 +18,11 @@ import NIOPosix
 /// between transfers, one from another address, a second one for one PASV) retires the port: between transfers it
 /// closes at once, during a transfer's wait it closes once that transfer has its connection, and the next PASV gets
 /// a fresh random port. The client that asked never makes such a connection, so reuse costs it nothing.
+///
+/// The socket is ferryd's own, and NIO listens on a duplicate of it. While a PASV waits for its transfer command,
+/// NIO does not accept: the command decides who takes the connection. A plain binary STOR accepts it here, as a
+/// `DirectDataSocket` (see `DirectUploads`); every other transfer lets NIO accept it as before. Between transfers
+/// NIO accepts, so a stranger is seen (and the port retired) at once.
 final class PassivePort: Sendable {
     private struct State {
         /// The PASV waiting for its connection, if any.
@@ -24,6 +34,40 @@ final class PassivePort: Sendable {
         var closed = false
         /// The pending linger close, cancelled by the next arm or by `close` (it holds the port).
         var lingerTimer: Scheduled<Void>?
+        /// ferryd's own descriptor of the listening socket (NIO has a duplicate); -1 once closed.
+        var socket: CInt
+
+        /// Someone connected who was not expected. Returns true if the port must close now (nobody is armed);
+        /// otherwise it closes when the armed transfer has its connection.
+        mutating func retire() -> Bool {
+            self.retired = true
+            guard self.armed == nil, !self.closed else { return false }
+            self.markClosed()
+            return true
+        }
+
+        /// Closes the connections waiting in the socket's queue. Called when no PASV waits for them: they were
+        /// made for a PASV that is over (its command failed or was replaced), or by a stranger. A stranger (another
+        /// address than `expectedPeerIP`) retires the port.
+        mutating func dropQueued(expectedPeerIP: String?) {
+            while self.socket >= 0 {
+                var peer = sockaddr_storage()
+                let fd = cferry_accept(self.socket, &peer)
+                guard fd >= 0 else { return }
+                Glibc.close(fd)
+                if PassivePort.ipAddress(of: peer) != expectedPeerIP { self.retired = true }
+            }
+        }
+
+        /// Marks the port closed: no more arms, no linger, and ferryd's descriptor closed (NIO's channel is
+        /// closed by the caller).
+        mutating func markClosed() {
+            self.closed = true
+            self.lingerTimer?.cancel()
+            self.lingerTimer = nil
+            if self.socket >= 0 { Glibc.close(self.socket) }
+            self.socket = -1
+        }
     }
 
     let port: Int
@@ -45,10 +89,9 @@ final class PassivePort: Sendable {
         ports: ClosedRange<Int>?,
         linger: TimeAmount
     ) async throws -> PassivePort {
-        let state = NIOLockedValueBox(State())
+        let state = NIOLockedValueBox(State(socket: -1))
+        // The socket itself (backlog, SO_REUSEADDR) is made by `cferry_listen` below.
         let bootstrap = ServerBootstrap(group: eventLoop)
-            .serverChannelOption(.backlog, value: 8)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // One accept per wake-up: a transfer expects one connection, and a second accept4 would only say EAGAIN.
             .serverChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelOption(.recvAllocator, value: DataChannelSettings.receiveAllocator)
@@ -58,33 +101,36 @@ final class PassivePort: Sendable {
                     return accepted
                 }
                 // Not the connection a PASV waits for: refused, and the port is retired (see above).
-                let closeNow: Bool = state.withLockedValue { state in
-                    state.retired = true
-                    guard state.armed == nil, !state.closed else { return false }
-                    state.closed = true
-                    state.lingerTimer?.cancel()
-                    state.lingerTimer = nil
-                    return true
-                }
+                let closeNow = state.withLockedValue { $0.retire() }
                 if closeNow { child.parent?.close(promise: nil) }
                 return child.eventLoop.makeFailedFuture(DataConnectionError.refused("unexpected connection"))
             }
         var lastError: Error = DataConnectionError.refused("no free passive port")
         for port in ports.map({ Self.candidatePorts(in: $0) }) ?? [0] {
-            do {
-                // A numeric address, never a host name: `bind(host:)` would run getaddrinfo (netlink round trips).
-                var address = localAddress
-                address.port = port
-                let channel = try await bootstrap.bind(to: address).get()
-                return PassivePort(
-                    port: channel.localAddress?.port ?? port,
-                    channel: channel,
-                    linger: linger,
-                    state: state
-                )
-            } catch {
-                lastError = error
+            // A numeric address, never a host name: `bind(host:)` would run getaddrinfo (netlink round trips).
+            var address = localAddress
+            address.port = port
+            let socket = address.withSockAddr { cferry_listen($0, socklen_t($1), 8) }
+            guard socket >= 0 else {
+                lastError = IOError(errnoCode: errno, reason: "bind to passive port \(port)")
+                continue
             }
+            let duplicate = dup(socket)
+            guard duplicate >= 0 else {
+                lastError = IOError(errnoCode: errno, reason: "dup")
+                Glibc.close(socket)
+                continue
+            }
+            let channel: Channel
+            do {
+                channel = try await bootstrap.withBoundSocket(duplicate).get()
+            } catch {
+                // NIO owns the duplicate from the call on, and closes it on failure.
+                Glibc.close(socket)
+                throw error
+            }
+            state.withLockedValue { $0.socket = socket }
+            return PassivePort(port: channel.localAddress?.port ?? port, channel: channel, linger: linger, state: state)
         }
         throw lastError
     }
@@ -98,11 +144,13 @@ final class PassivePort: Sendable {
     ) -> PassiveListener? {
         let eventLoop = self.channel.eventLoop
         let armed: (listener: PassiveListener, previous: PassiveListener?)? = self.state.withLockedValue { state in
+            // Nothing queued now can be for this PASV: the client learns the port from its reply.
+            state.dropQueued(expectedPeerIP: peer.ipAddress)
             guard !state.closed, !state.retired else { return nil }
             state.lingerTimer?.cancel()
             state.lingerTimer = nil
             let listener = PassiveListener(
-                port: self.port,
+                owner: self,
                 expectedPeerIP: peer.ipAddress,
                 settings: settings,
                 accepted: eventLoop.makePromise(of: DataChannel.self)
@@ -115,10 +163,16 @@ final class PassivePort: Sendable {
         }
         guard let (listener, previous) = armed else { return nil }
         previous?.close()
+        // Until the transfer command says who accepts (see the type's comment).
+        self.setAccepting(false)
         // Nobody connects within the limit: the transfer fails with 425.
         let timeout = eventLoop.scheduleTask(in: acceptTimeout) { listener.close(reason: .timedOut) }
-        listener.accepted.futureResult.whenComplete { _ in
+        listener.accepted.futureResult.whenComplete { result in
             timeout.cancel()
+            // Not taken (timed out, replaced, its command failed): the client's connection for it may be queued.
+            if case .failure = result, !listener.taken {
+                self.state.withLockedValue { $0.dropQueued(expectedPeerIP: peer.ipAddress) }
+            }
             self.disarm(listener)
         }
         return listener
@@ -133,7 +187,7 @@ final class PassivePort: Sendable {
             state.armed = nil
             guard !state.closed else { return .nothing }
             if state.retired {
-                state.closed = true
+                state.markClosed()
                 return .closeNow
             }
             return .linger(state.generation)
@@ -144,11 +198,11 @@ final class PassivePort: Sendable {
         case .closeNow:
             self.channel.close(promise: nil)
         case .linger(let generation):
+            self.setAccepting(true)
             let timer = self.channel.eventLoop.scheduleTask(in: self.linger) {
                 let unused = self.state.withLockedValue { state in
                     guard state.generation == generation, state.armed == nil, !state.closed else { return false }
-                    state.closed = true
-                    state.lingerTimer = nil
+                    state.markClosed()
                     return true
                 }
                 if unused { self.channel.close(promise: nil) }
@@ -167,14 +221,52 @@ final class PassivePort: Sendable {
     /// Closes the socket and fails a pending expectation (the session ends, or the port was retired).
     func close() {
         let armed = self.state.withLockedValue { state in
-            state.closed = true
-            state.lingerTimer?.cancel()
-            state.lingerTimer = nil
+            state.markClosed()
             defer { state.armed = nil }
             return state.armed
         }
         armed?.close()
         self.channel.close(promise: nil)
+    }
+
+    /// Lets NIO accept connections (between transfers, and for a transfer that is not direct), or stops it.
+    fileprivate func setAccepting(_ accepting: Bool) {
+        self.channel.setOption(.autoRead, value: accepting).whenFailure { _ in }
+    }
+
+    /// Accepts a connection already queued for `listener`, itself, as a blocking socket. Connections from another
+    /// address are closed and retire the port, as NIO's path does. Nil when none is queued (the client has not
+    /// connected yet) or `listener` is no longer the armed one.
+    fileprivate func acceptQueued(for listener: PassiveListener, expectedPeerIP: String?) -> DirectDataSocket? {
+        while true {
+            let accepted: (fd: CInt, peer: String?)? = self.state.withLockedValue { state in
+                guard state.armed === listener, state.socket >= 0 else { return nil }
+                var peer = sockaddr_storage()
+                let fd = cferry_accept(state.socket, &peer)
+                guard fd >= 0 else { return nil }
+                return (fd, Self.ipAddress(of: peer))
+            }
+            guard let accepted else { return nil }
+            if accepted.peer == expectedPeerIP { return DirectDataSocket(fd: accepted.fd) }
+            // SECURITY: not the client that asked; the port is retired once this transfer has its connection.
+            Glibc.close(accepted.fd)
+            _ = self.state.withLockedValue { $0.retire() }
+        }
+    }
+
+    /// The IP address text of an accepted peer, as `SocketAddress.ipAddress` spells it.
+    fileprivate static func ipAddress(of storage: sockaddr_storage) -> String? {
+        let family = CInt(storage.ss_family)
+        return withUnsafeBytes(of: storage) { raw -> String? in
+            switch family {
+            case AF_INET:
+                return SocketAddress(raw.load(as: sockaddr_in.self), host: "").ipAddress
+            case AF_INET6:
+                return SocketAddress(raw.load(as: sockaddr_in6.self), host: "").ipAddress
+            default:
+                return nil
+            }
+        }
     }
 
     /// Up to `tries` distinct ports of `range`, starting at a random one and walking with a random stride coprime
@@ -211,9 +303,16 @@ final class PassiveListener: Sendable {
         case consumed
         /// Timed out or dropped; a late connection is closed at once.
         case closed
+
+        var isWaiting: Bool {
+            if case .waiting = self { return true }
+            return false
+        }
     }
 
-    let port: Int
+    /// The port the client is to connect to.
+    var port: Int { self.owner.port }
+    private let owner: PassivePort
     /// Whether the connection will be TLS (PROT P at the time of PASV).
     var protected: Bool { self.settings.tls != nil }
     private let expectedPeerIP: String?
@@ -222,12 +321,12 @@ final class PassiveListener: Sendable {
     private let state = NIOLockedValueBox(State.waiting)
 
     fileprivate init(
-        port: Int,
+        owner: PassivePort,
         expectedPeerIP: String?,
         settings: DataChannelSettings,
         accepted: EventLoopPromise<DataChannel>
     ) {
-        self.port = port
+        self.owner = owner
         self.expectedPeerIP = expectedPeerIP
         self.settings = settings
         self.accepted = accepted
@@ -267,11 +366,39 @@ final class PassiveListener: Sendable {
         }
     }
 
-    /// Waits for the client's connection (or the timeout) and takes it for a transfer.
+    /// Waits for the client's connection (or the timeout) and takes it for a transfer, accepted by NIO.
     func connection() async throws -> DataChannel {
+        self.owner.setAccepting(true)
         let channel = try await self.accepted.futureResult.get()
         self.state.withLockedValue { $0 = .consumed }
         return channel
+    }
+
+    /// Whether a transfer took the connection (it is not to be dropped with the queue).
+    fileprivate var taken: Bool {
+        self.state.withLockedValue { state in
+            if case .consumed = state { return true }
+            return false
+        }
+    }
+
+    /// Takes the client's connection as a `DirectDataSocket` if it is already queued (clients connect before they
+    /// send the transfer command); nil otherwise, and the transfer then waits with `connection()`.
+    func directConnection() -> DirectDataSocket? {
+        guard !self.protected, self.state.withLockedValue({ $0.isWaiting }) else { return nil }
+        guard let socket = self.owner.acceptQueued(for: self, expectedPeerIP: self.expectedPeerIP) else { return nil }
+        let taken = self.state.withLockedValue { state in
+            guard state.isWaiting else { return false }
+            state = .consumed
+            return true
+        }
+        guard taken else {
+            socket.close()
+            return nil
+        }
+        // Completes the expectation (nobody awaits it): the port is disarmed and accepts strangers again.
+        self.accepted.fail(DataConnectionError.refused("taken as a direct connection"))
+        return socket
     }
 
     /// Drops the expectation, closing any connection it accepted that no transfer took. The port stays open.

@@ -124,6 +124,25 @@ public final class FTPServer: Service, Sendable {
         }
 
         let context = self.context
+        context.directUploads.start()
+        do {
+            try await self.serve(plain: plain, implicit: implicit)
+        } catch {
+            await context.directUploads.shutdown()
+            throw error
+        }
+        await context.directUploads.shutdown()
+        logger.info("stopped")
+    }
+
+    /// Accepts sessions on the bound listeners until a graceful shutdown.
+    private func serve(
+        plain: NIOAsyncChannel<ControlChannel, Never>,
+        implicit: NIOAsyncChannel<ControlChannel, Never>?
+    ) async throws {
+        let configuration = self.context.configuration
+        let logger = self.context.logger
+        let context = self.context
         try await withGracefulShutdownHandler {
             // The accept loops run on their listeners' event loops, like the sessions: the server never waits for
             // Swift's global pool, which other code in the process may keep busy.
@@ -149,7 +168,6 @@ public final class FTPServer: Service, Sendable {
                 for session in context.registry.beginShutdown() { session.channel.close(promise: nil) }
             }
         }
-        logger.info("stopped")
     }
 
     /// A listener whose connections carry control lines; with `tls`, TLS starts with the first byte.

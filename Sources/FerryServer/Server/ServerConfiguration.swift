@@ -66,6 +66,12 @@ public struct ServerConfiguration: Sendable {
     /// Measured on loopback (Linux 6.18, tmpfs): 1 GiB with curl 4.5 GB/s read-ahead vs 3.2 GB/s sendfile, and
     /// 200 × 10 MiB 2.76 vs 2.20 GB/s. `Int64.max` sends everything with sendfile, 0 nothing.
     public var sendfileMaximumSize: Int64 = 1 << 20
+    /// Plain binary uploads in passive mode (no TLS, not hashed while they arrive) are received with splice(2) on
+    /// threads of their own: the kernel copies each byte once, into the file, where the event-loop path copies it
+    /// into a batch and again into the file, on two threads. At most this many run at once (one thread each, for
+    /// as long as the client sends); more take the event-loop path. 0 turns them off.
+    /// Measured on loopback (tmpfs, curl, 1 GiB): see BENCHMARKS.md.
+    public var directUploadThreads: Int = 8
     /// Compute SHA-256 while receiving every upload, so that a later HASH is answered from the digest cache at once.
     /// Off by default: hashing costs about a third of a core per GB/s of uploads, and most uploads are never asked
     /// for; HASH then reads the file once and caches the result. (Uploads with `SITE EXPECT` are always hashed

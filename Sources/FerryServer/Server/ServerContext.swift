@@ -25,6 +25,8 @@ final class ServerContext: Sendable {
     let checksumsRunning = NIOLockedValueBox(0)
     /// Trims the heap once a burst of transfers is over.
     let memory: MemoryReclaimer
+    /// The threads of plain binary uploads spliced into their files.
+    let directUploads: DirectUploads
 
     init(
         configuration: ServerConfiguration,
@@ -43,6 +45,7 @@ final class ServerContext: Sendable {
         self.group = group
         self.fileIO = fileIO
         self.ledger = QuotaLedger(store: store, logger: logger)
+        self.directUploads = DirectUploads(capacity: configuration.directUploadThreads)
         self.memory = MemoryReclaimer(
             eventLoop: group.next(),
             delay: configuration.memoryTrimDelay.map(TimeAmount.init),

@@ -163,15 +163,7 @@ extension Session {
         let type = self.transferType
         let job = self.transferJob(setup: setup, command: append ? "APPE" : "STOR", path: path)
         let controlChannel = self.control.channel
-        self.startTransfer(job) { job, data in
-            await job.reply(.fileStatusOK, "Ok to send data.")
-            let (received, size) = try await job.receiveFile(
-                into: upload,
-                books: books,
-                digests: digests,
-                type: type,
-                over: data
-            )
+        let commit: @Sendable (TransferJob, Int64, Int64) async throws -> Int64 = { job, received, size in
             // SECURITY/INTEGRITY: a stream-mode upload ends with the sender's close, which a dying client also
             // produces. If the control connection is gone too, or ABOR came, the file is not trusted.
             guard controlChannel.isActive, !Task.isCancelled else { throw CancellationError() }
@@ -190,12 +182,52 @@ extension Session {
                 )
             }
             return received
-        } cleanup: {
+        }
+        let body: TransferBody
+        if let direct = self.directConnection(for: setup, type: type, digests: digests) {
+            body = .direct(direct) { job, socket in
+                await job.reply(.fileStatusOK, "Ok to send data.")
+                let (received, size) = try await job.receiveDirect(from: socket, into: upload, books: books)
+                return try await commit(job, received, size)
+            }
+        } else {
+            body = .stream { job, data in
+                await job.reply(.fileStatusOK, "Ok to send data.")
+                let (received, size) = try await job.receiveFile(
+                    into: upload,
+                    books: books,
+                    digests: digests,
+                    type: type,
+                    over: data
+                )
+                return try await commit(job, received, size)
+            }
+        }
+        self.startTransfer(job, body: body) {
             // After a failure: the temporary file goes, and so does what the upload reserved. Both do nothing
             // once the upload was committed.
             upload.discardIfPending()
             books.release()
         }
+    }
+
+    /// The client's passive connection, accepted by ferryd itself, when an upload can be spliced into its file: binary,
+    /// clear, not hashed while it arrives, and a direct-upload thread free (see `DirectUploads`).
+    private func directConnection(
+        for setup: DataSetup,
+        type: TransferType,
+        digests: UploadDigests
+    ) -> DirectDataSocket? {
+        guard type == .image, digests.isEmpty, case .passive(let listener) = setup, !listener.protected else {
+            return nil
+        }
+        let threads = self.context.directUploads
+        guard threads.reserve() else { return nil }
+        guard let socket = listener.directConnection() else {
+            threads.release()
+            return nil
+        }
+        return socket
     }
 
     func discard(_ upload: PendingUpload) async {
@@ -224,6 +256,15 @@ extension Session {
         body: @escaping @Sendable (TransferJob, DataStream) async throws -> Int64,
         cleanup: @escaping @Sendable () -> Void
     ) {
+        self.startTransfer(job, cleanupBlocks: cleanupBlocks, body: .stream(body), cleanup: cleanup)
+    }
+
+    func startTransfer(
+        _ job: TransferJob,
+        cleanupBlocks: Bool = true,
+        body: TransferBody,
+        cleanup: @escaping @Sendable () -> Void
+    ) {
         let handle = self.handle
         handle.activity.withLockedValue { $0.transferActive = true }
         let memory = self.context.memory
@@ -246,6 +287,14 @@ extension Session {
 extension FTPReplyCode {
     /// RFC 3659 §5.4: the REST offset does not fit the file.
     static let invalidRestart = FTPReplyCode(554)
+}
+
+/// What a transfer does once its data connection is open.
+enum TransferBody: Sendable {
+    /// Over a NIO data channel: every transfer but a direct upload.
+    case stream(@Sendable (TransferJob, DataStream) async throws -> Int64)
+    /// Over a connection ferryd accepted itself (a direct upload, see `DirectUploads`); already connected.
+    case direct(DirectDataSocket, @Sendable (TransferJob, DirectDataSocket) async throws -> Int64)
 }
 
 /// The open data connection as a transfer body sees it: the channel to write to, the stream to read from.
@@ -283,7 +332,7 @@ struct TransferJob: Sendable {
     }
 
     func run(
-        body: @escaping @Sendable (TransferJob, DataStream) async throws -> Int64,
+        body: TransferBody,
         cleanup: @escaping @Sendable () -> Void,
         cleanupBlocks: Bool
     ) async {
@@ -298,19 +347,33 @@ struct TransferJob: Sendable {
         }
         await self.reply(reply)
         let milliseconds = (NIODeadline.now() - started).nanoseconds / 1_000_000
-        self.logger.info(
-            "transfer",
-            metadata: [
-                "command": "\(self.command)", "path": "\(self.path)", "bytes": "\(bytes)",
-                "ms": "\(milliseconds)", "result": "\(result)",
-            ]
-        )
+        var metadata: Logger.Metadata = [
+            "command": "\(self.command)", "path": "\(self.path)", "bytes": "\(bytes)", "ms": "\(milliseconds)",
+            "result": "\(result)",
+        ]
+        if case .direct = body { metadata["via"] = "splice" }
+        self.logger.info("transfer", metadata: metadata)
     }
 
     /// Opens the data connection and runs the body; returns the final reply, a result for the log and the bytes.
-    private func transfer(
-        body: @escaping @Sendable (TransferJob, DataStream) async throws -> Int64
-    ) async -> (FTPReply, String, Int64) {
+    private func transfer(body: TransferBody) async -> (FTPReply, String, Int64) {
+        let stream: @Sendable (TransferJob, DataStream) async throws -> Int64
+        switch body {
+        case .stream(let body):
+            stream = body
+        case .direct(let socket, let direct):
+            defer { socket.close() }
+            do {
+                let bytes = try await withTaskCancellationHandler {
+                    try await direct(self, socket)
+                } onCancel: {
+                    socket.shutdown()
+                }
+                return (FTPReply(.closingDataConnection, "Transfer complete."), "ok", bytes)
+            } catch {
+                return self.failure(error)
+            }
+        }
         let data: DataChannel
         do {
             data = try await self.connect()
@@ -330,23 +393,26 @@ struct TransferJob: Sendable {
             // executeThenClose finishes the async wrapper and closes the connection whatever happens.
             let bytes = try await data.executeThenClose { inbound, _ in
                 try await withTaskCancellationHandler {
-                    try await body(self, DataStream(channel: channel, inbound: inbound, encrypted: encrypted))
+                    try await stream(self, DataStream(channel: channel, inbound: inbound, encrypted: encrypted))
                 } onCancel: {
                     channel.close(promise: nil)
                 }
             }
             return (FTPReply(.closingDataConnection, "Transfer complete."), "ok", bytes)
         } catch {
-            let bytes = self.progress.withLockedValue { $0 }
-            if Task.isCancelled || error is CancellationError {
-                return (FTPReply(.transferAborted, "Connection closed; transfer aborted."), "aborted", bytes)
-            } else if let error = error as? any FTPReplyError {
-                return (error.reply, "failed: \(error)", bytes)
-            } else {
-                return (
-                    FTPReply(.transferAborted, "Data connection lost; transfer aborted."), "failed: \(error)", bytes
-                )
-            }
+            return self.failure(error)
+        }
+    }
+
+    /// The final reply, log result and bytes moved of a transfer that failed with `error`.
+    private func failure(_ error: Error) -> (FTPReply, String, Int64) {
+        let bytes = self.progress.withLockedValue { $0 }
+        if Task.isCancelled || error is CancellationError {
+            return (FTPReply(.transferAborted, "Connection closed; transfer aborted."), "aborted", bytes)
+        } else if let error = error as? any FTPReplyError {
+            return (error.reply, "failed: \(error)", bytes)
+        } else {
+            return (FTPReply(.transferAborted, "Data connection lost; transfer aborted."), "failed: \(error)", bytes)
         }
     }
 
@@ -438,6 +504,29 @@ struct TransferJob: Sendable {
         }
         guard failure == 0 else { throw JailError(errno: failure, path: .root) }
         return buffer
+    }
+
+    /// Receives a direct connection into a pending upload with splice(2), on a direct-upload thread (see
+    /// `DirectUploads.receive`). Returns the bytes received and the size of the file written.
+    func receiveDirect(
+        from socket: DirectDataSocket,
+        into upload: PendingUpload,
+        books: UploadBooks
+    ) async throws -> (received: Int64, size: Int64) {
+        let configuration = self.context.configuration
+        let progress = self.progress
+        // A future, not a child task: it completes even if this task is cancelled by ABOR (which shuts the socket
+        // down, so the thread stops), and it is always awaited: the caller's cleanup closes the file afterwards.
+        return try await self.context.directUploads.run(eventLoop: self.control.eventLoop) {
+            try DirectUploads.receive(
+                from: socket,
+                into: upload,
+                books: books,
+                chunk: configuration.uploadBatchSize,
+                idleTimeout: TimeAmount(configuration.dataIdleTimeout),
+                progress: progress
+            )
+        }.get()
     }
 
     /// Receives the data connection into a pending upload, writing in large batches on the I/O pool.

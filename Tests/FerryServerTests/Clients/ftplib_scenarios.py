@@ -632,13 +632,19 @@ def scenario_passive_port_reuse(args):
     second = epsv_port()
     assert second != first
     # A second connection for one EPSV gets nothing; the first is the data connection; then the port is retired.
+    # (Connections wait in the queue until the transfer command says who accepts them.)
     conn = socket.create_connection(("127.0.0.1", second), timeout=10)
-    assert closed_without_data(second)
+    extra = socket.create_connection(("127.0.0.1", second), timeout=10)
     ftp.putcmd("RETR b.bin")
     assert ftp.getresp().startswith("150")
     assert read_all(conn) == b"second"
     conn.close()
     ftp.voidresp()
+    try:
+        assert read_all(extra) == b"", "a second connection for one EPSV got data"
+    except ConnectionResetError:
+        pass
+    extra.close()
     third = epsv_port()
     assert third != second
     assert refuses(second)
@@ -684,6 +690,91 @@ def scenario_passive_other_host(args):
     real.close()
     ftp.voidresp()
     assert data == b"top secret"
+    # The same for an upload, when both connect before STOR (the thief first): the thief is closed, the client's
+    # bytes are stored, and the port is not announced again.
+    port = int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0])
+    thief = socket.socket()
+    thief.settimeout(5)
+    thief.bind(("127.0.0.2", 0))
+    thief.connect(("127.0.0.1", port))
+    real = socket.create_connection(("127.0.0.1", port), timeout=10)
+    ftp.putcmd("STOR upload.bin")
+    assert ftp.getresp().startswith("150")
+    real.sendall(b"uploaded by the client")
+    real.close()
+    ftp.voidresp()
+    try:
+        assert thief.recv(1024) == b""
+    except ConnectionResetError:
+        pass
+    thief.close()
+    assert open(os.path.join(args.home, "upload.bin"), "rb").read() == b"uploaded by the client"
+    assert int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0]) != port, "a port a stranger found was reused"
+    ftp.quit()
+
+
+def scenario_upload_paths(args):
+    """One upload of each kind, in a known order (the Swift test checks how the server received each): binary
+    passive STOR, APPE and REST+STOR, then ASCII, active mode and SITE EXPECT. Every file is checked on disk."""
+    ftp = connect(args)
+    home = args.home
+    data = os.urandom(3_000_000)
+    stor_bytes(ftp, "plain.bin", data)
+    stor_bytes(ftp, "plain.bin", data[:1000], cmd="APPE")
+    stor_bytes(ftp, "resumed.bin", data[:100_000])
+    stor_bytes(ftp, "resumed.bin", data[100_000:], rest=100_000)
+    ftp.storlines("STOR text.txt", io.BytesIO(b"one\ntwo\n"))
+    ftp.set_pasv(False)
+    stor_bytes(ftp, "active.bin", data[:5000])
+    ftp.set_pasv(True)
+    ftp.sendcmd(f"SITE EXPECT SHA-256 {hashlib.sha256(data).hexdigest()} {len(data)}")
+    stor_bytes(ftp, "expected.bin", data)
+    ftp.quit()
+    assert open(os.path.join(home, "plain.bin"), "rb").read() == data + data[:1000]
+    assert open(os.path.join(home, "resumed.bin"), "rb").read() == data
+    assert open(os.path.join(home, "text.txt"), "rb").read() == b"one\ntwo\n"
+    assert open(os.path.join(home, "active.bin"), "rb").read() == data[:5000]
+    assert open(os.path.join(home, "expected.bin"), "rb").read() == data
+    no_temporaries(home)
+
+
+def scenario_uploads_while_busy(args):
+    """With every direct-upload thread taken (one, in this test) by an upload that is still sending, another
+    upload goes through at once, and both files arrive whole."""
+    slow = connect(args)
+    slow.voidcmd("TYPE I")
+    first = os.urandom(2_000_000)
+    conn = slow.transfercmd("STOR slow.bin")
+    conn.sendall(first[:1_000_000])
+    fast = connect(args)
+    second = os.urandom(2_000_000)
+    stor_bytes(fast, "fast.bin", second)
+    assert open(os.path.join(args.home, "fast.bin"), "rb").read() == second
+    conn.sendall(first[1_000_000:])
+    conn.close()
+    slow.voidresp()
+    assert open(os.path.join(args.home, "slow.bin"), "rb").read() == first
+    slow.quit()
+    fast.quit()
+    no_temporaries(args.home)
+
+
+def scenario_stalled_upload(args):
+    """An upload whose sender stops (data idle timeout is 1 s in this test) fails with 426 and leaves the previous
+    file as it was; the session goes on."""
+    ftp = connect(args)
+    old = b"the previous version"
+    stor_bytes(ftp, "doc.bin", old)
+    ftp.voidcmd("TYPE I")
+    conn = ftp.transfercmd("STOR doc.bin")
+    conn.sendall(os.urandom(300_000))
+    ftp.sock.settimeout(20)
+    reply = ftp.getmultiline()
+    assert reply.startswith("426"), reply
+    conn.close()
+    assert open(os.path.join(args.home, "doc.bin"), "rb").read() == old
+    no_temporaries(args.home)
+    assert retr_bytes(ftp, "doc.bin") == old
     ftp.quit()
 
 
