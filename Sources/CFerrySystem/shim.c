@@ -7,6 +7,9 @@
 #include <unistd.h>
 #include <sys/socket.h>
 #ifdef __linux__
+#include <sys/sendfile.h>
+#endif
+#ifdef __linux__
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #if __has_include(<linux/openat2.h>)
@@ -94,13 +97,29 @@ int cferry_listen(const struct sockaddr *address, socklen_t length, int backlog)
     return fd;
 }
 
-int cferry_accept(int fd, struct sockaddr_storage *peer) {
+int cferry_accept(int fd, struct sockaddr_storage *peer, int nonblocking) {
     socklen_t length = sizeof(*peer);
     int accepted;
     do {
-        accepted = accept4(fd, (struct sockaddr *)peer, &length, SOCK_CLOEXEC);
+        accepted = accept4(fd, (struct sockaddr *)peer, &length, SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
     } while (accepted < 0 && errno == EINTR);
     return accepted;
+}
+
+ssize_t cferry_sendfile(int out_fd, int in_fd, long long *offset, size_t count) {
+#ifdef __linux__
+    off_t position = (off_t)*offset;
+    ssize_t sent = sendfile(out_fd, in_fd, &position, count);
+    *offset = (long long)position;
+    return sent;
+#else
+    (void)out_fd;
+    (void)in_fd;
+    (void)offset;
+    (void)count;
+    errno = ENOSYS;
+    return -1;
+#endif
 }
 
 ssize_t cferry_splice(int fd_in, int fd_out, size_t len) {

@@ -334,7 +334,8 @@ public struct BenchRunner: Sendable {
                 group.addTask {
                     var latencies = Latencies()
                     var failures: [String] = []
-                    while ContinuousClock.now < end {
+                    // At least one cycle each, so a loaded machine still measures something.
+                    repeat {
                         let start = ContinuousClock.now
                         do {
                             // Connect, USER, PASS, QUIT: nothing else, so the login itself is measured.
@@ -352,7 +353,7 @@ public struct BenchRunner: Sendable {
                             // A refusing server must not turn this into a busy loop.
                             try? await Task.sleep(for: .milliseconds(10))
                         }
-                    }
+                    } while ContinuousClock.now < end
                     return (latencies, failures)
                 }
             }

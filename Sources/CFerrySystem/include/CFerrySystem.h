@@ -31,9 +31,12 @@ int cferry_malloc_trim(void);
 /// Returns the descriptor, or -1 with errno set.
 int cferry_listen(const struct sockaddr *address, socklen_t length, int backlog);
 
-/// accept4(2) of one queued connection, returned as a blocking, close-on-exec socket with the peer's address in
-/// `peer`. -1 with errno EAGAIN when none is queued (the listening socket is non-blocking).
-int cferry_accept(int fd, struct sockaddr_storage *peer);
+/// accept4(2) of one queued connection, returned as a close-on-exec socket (non-blocking if `nonblocking`) with the
+/// peer's address in `peer`. -1 with errno EAGAIN when none is queued (the listening socket is non-blocking).
+int cferry_accept(int fd, struct sockaddr_storage *peer, int nonblocking);
+
+/// sendfile(2): up to `count` bytes of `in_fd` from `*offset` (advanced) to the socket `out_fd`.
+ssize_t cferry_sendfile(int out_fd, int in_fd, long long *offset, size_t count);
 
 /// splice(2) of up to `len` bytes between `fd_in` and `fd_out` at their current positions (one must be a pipe),
 /// moving pages where possible (SPLICE_F_MOVE). -1 with errno ENOSYS where there is no splice.

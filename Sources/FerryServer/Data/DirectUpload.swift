@@ -7,14 +7,15 @@ import NIOPosix
     import Glibc
 #endif
 
-/// A passive data connection that ferryd accepted itself instead of handing it to NIO, so that an upload can be
-/// moved from the socket into its file with splice(2): the kernel hands the received pages to a pipe and copies
-/// them once, into the file, where reading into user space and writing out again copies twice (and on two threads:
-/// the event loop reads, the I/O pool writes). See `DirectUploads`.
+/// A passive data connection that ferryd accepted itself instead of handing it to NIO:
+/// - an upload is moved from the socket into its file with splice(2): the kernel hands the received pages to a
+///   pipe and copies them once, into the file, where reading into user space and writing out again copies twice
+///   (and on two threads: the event loop reads, the I/O pool writes). See `DirectUploads`.
+/// - a small download is sent with one sendfile(2) on the event loop, without a NIO channel, its pipeline and its
+///   registration, which were most of a small file's server time. See `TransferJob.sendDirect`.
 ///
-/// The socket is blocking; the thread that receives owns it. `shutdown` may come from any thread (ABOR, the session
-/// ending) and wakes that thread; the lock makes sure it never reaches a descriptor number already closed and
-/// reused.
+/// The transfer that took the socket uses `fd`. `shutdown` may come from any thread (ABOR, the session ending) and
+/// wakes a blocked receive; the lock makes sure it never reaches a descriptor number already closed and reused.
 final class DirectDataSocket: Sendable {
     private let descriptor: NIOLockedValueBox<CInt>
     /// The descriptor, for the receiving thread only (valid until `close`).
@@ -29,6 +30,14 @@ final class DirectDataSocket: Sendable {
     func shutdown() {
         self.descriptor.withLockedValue { fd in
             if fd >= 0 { _ = Glibc.shutdown(fd, CInt(SHUT_RDWR)) }
+        }
+    }
+
+    /// Gives the descriptor away (to NIO); `shutdown` and `close` do nothing afterwards.
+    func handOver() -> CInt {
+        self.descriptor.withLockedValue { fd in
+            defer { fd = -1 }
+            return fd
         }
     }
 

@@ -52,7 +52,7 @@ final class PassivePort: Sendable {
         mutating func dropQueued(expectedPeerIP: String?) {
             while self.socket >= 0 {
                 var peer = sockaddr_storage()
-                let fd = cferry_accept(self.socket, &peer)
+                let fd = cferry_accept(self.socket, &peer, 0)
                 guard fd >= 0 else { return }
                 Glibc.close(fd)
                 if PassivePort.ipAddress(of: peer) != expectedPeerIP { self.retired = true }
@@ -234,15 +234,19 @@ final class PassivePort: Sendable {
         self.channel.setOption(.autoRead, value: accepting).whenFailure { _ in }
     }
 
-    /// Accepts a connection already queued for `listener`, itself, as a blocking socket. Connections from another
+    /// Accepts a connection already queued for `listener`, itself. Connections from another
     /// address are closed and retire the port, as NIO's path does. Nil when none is queued (the client has not
     /// connected yet) or `listener` is no longer the armed one.
-    fileprivate func acceptQueued(for listener: PassiveListener, expectedPeerIP: String?) -> DirectDataSocket? {
+    fileprivate func acceptQueued(
+        for listener: PassiveListener,
+        expectedPeerIP: String?,
+        nonBlocking: Bool
+    ) -> DirectDataSocket? {
         while true {
             let accepted: (fd: CInt, peer: String?)? = self.state.withLockedValue { state in
                 guard state.armed === listener, state.socket >= 0 else { return nil }
                 var peer = sockaddr_storage()
-                let fd = cferry_accept(state.socket, &peer)
+                let fd = cferry_accept(state.socket, &peer, nonBlocking ? 1 : 0)
                 guard fd >= 0 else { return nil }
                 return (fd, Self.ipAddress(of: peer))
             }
@@ -383,10 +387,17 @@ final class PassiveListener: Sendable {
     }
 
     /// Takes the client's connection as a `DirectDataSocket` if it is already queued (clients connect before they
-    /// send the transfer command); nil otherwise, and the transfer then waits with `connection()`.
-    func directConnection() -> DirectDataSocket? {
+    /// send the transfer command); nil otherwise, and the transfer then waits with `connection()`. A blocking socket
+    /// is for a thread of its own; a non-blocking one may be used on the event loop.
+    func directConnection(nonBlocking: Bool) -> DirectDataSocket? {
         guard !self.protected, self.state.withLockedValue({ $0.isWaiting }) else { return nil }
-        guard let socket = self.owner.acceptQueued(for: self, expectedPeerIP: self.expectedPeerIP) else { return nil }
+        guard
+            let socket = self.owner.acceptQueued(
+                for: self,
+                expectedPeerIP: self.expectedPeerIP,
+                nonBlocking: nonBlocking
+            )
+        else { return nil }
         let taken = self.state.withLockedValue { state in
             guard state.isWaiting else { return false }
             state = .consumed

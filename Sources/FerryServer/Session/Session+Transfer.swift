@@ -1,3 +1,4 @@
+import CFerrySystem
 import FerryProtocol
 import Logging
 import NIOConcurrencyHelpers
@@ -83,14 +84,26 @@ extension Session {
         let type = self.transferType
         let (start, stop) = (offset, end)
         let job = self.transferJob(setup: setup, command: "RETR", path: path)
-        self.startTransfer(job, cleanupBlocks: false) { job, data in
-            await job.reply(
-                .fileStatusOK,
-                "Opening \(type == .ascii ? "ASCII" : "BINARY") mode data connection for \(path.name ?? "/") "
-                    + "(\(stop - start) bytes)."
-            )
-            return try await job.sendFile(fd: file.fd, from: start, to: stop, type: type, over: data)
-        } cleanup: {
+        let opening = FTPReply(
+            .fileStatusOK,
+            "Opening \(type == .ascii ? "ASCII" : "BINARY") mode data connection for \(path.name ?? "/") "
+                + "(\(stop - start) bytes)."
+        )
+        let body: TransferBody
+        if type == .image, stop - start <= self.context.configuration.sendfileMaximumSize,
+            case .passive(let listener) = setup, let socket = listener.directConnection(nonBlocking: true)
+        {
+            body = .direct(socket) { job, socket in
+                await job.reply(opening)
+                return try await job.sendDirect(fd: file.fd, from: start, to: stop, over: socket)
+            }
+        } else {
+            body = .stream { job, data in
+                await job.reply(opening)
+                return try await job.sendFile(fd: file.fd, from: start, to: stop, type: type, over: data)
+            }
+        }
+        self.startTransfer(job, cleanupBlocks: false, body: body) {
             close(file.fd)
         }
     }
@@ -223,7 +236,7 @@ extension Session {
         }
         let threads = self.context.directUploads
         guard threads.reserve() else { return nil }
-        guard let socket = listener.directConnection() else {
+        guard let socket = listener.directConnection(nonBlocking: false) else {
             threads.release()
             return nil
         }
@@ -351,7 +364,7 @@ struct TransferJob: Sendable {
             "command": "\(self.command)", "path": "\(self.path)", "bytes": "\(bytes)", "ms": "\(milliseconds)",
             "result": "\(result)",
         ]
-        if case .direct = body { metadata["via"] = "splice" }
+        if case .direct = body { metadata["via"] = "direct" }
         self.logger.info("transfer", metadata: metadata)
     }
 
@@ -487,6 +500,46 @@ struct TransferJob: Sendable {
         }
         try await data.finishSending()
         return sent
+    }
+
+    /// Sends `[offset, end)` of a file on a connection accepted by ferryd (see `DirectDataSocket`): sendfile on the
+    /// event loop as long as the socket takes it, which for a small file is all of it in one call. When the socket's
+    /// buffer is full, the connection is handed to NIO, which waits for room and sends the rest.
+    func sendDirect(fd: CInt, from offset: Int64, to end: Int64, over socket: DirectDataSocket) async throws -> Int64 {
+        var position = offset
+        while position < end {
+            let sent = cferry_sendfile(socket.fd, fd, &position, Int(end - position))
+            if sent > 0 { continue }
+            if sent == 0 { break }  // the file shrank meanwhile
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN, EWOULDBLOCK:
+                self.progress.withLockedValue { $0 = position - offset }
+                let data = try await ClientBootstrap(group: self.control.eventLoop)
+                    .withConnectedSocket(socket.handOver()) { channel in
+                        channel.eventLoop.makeCompletedFuture { try self.dataSettings.configure(channel) }
+                    }
+                let rest = try await data.executeThenClose { inbound, _ in
+                    try await withTaskCancellationHandler {
+                        try await self.sendFile(
+                            fd: fd,
+                            from: position,
+                            to: end,
+                            type: .image,
+                            over: DataStream(channel: data.channel, inbound: inbound, encrypted: false)
+                        )
+                    } onCancel: {
+                        data.channel.close(promise: nil)
+                    }
+                }
+                return position - offset + rest
+            default:
+                throw IOError(errnoCode: errno, reason: "sendfile to the data connection")
+            }
+        }
+        self.progress.withLockedValue { $0 = position - offset }
+        return position - offset
     }
 
     /// Reads up to `length` bytes at `offset` straight into a buffer (no intermediate array).

@@ -738,6 +738,52 @@ def scenario_upload_paths(args):
     no_temporaries(home)
 
 
+def scenario_download_paths(args):
+    """One download of each kind, in a known order (the Swift test checks how the server sent each): binary passive
+    RETR of a small file, with REST, of an empty file, of 8 MiB to a reader that waits with a small receive buffer
+    (more than the sender's socket buffer takes: the rest goes out when there is room), then a file over the direct
+    size limit (16 MiB in this test), ASCII and active mode."""
+    ftp = connect(args)
+    small = os.urandom(4096)
+    mid = os.urandom(8 << 20)
+    big = os.urandom(24 << 20)
+    stor_bytes(ftp, "small.bin", small)
+    stor_bytes(ftp, "empty.bin", b"")
+    stor_bytes(ftp, "mid.bin", mid)
+    stor_bytes(ftp, "big.bin", big)
+    ftp.storlines("STOR text.txt", io.BytesIO(b"one\ntwo\n"))
+    assert retr_bytes(ftp, "small.bin") == small
+    out = io.BytesIO()
+    ftp.retrbinary("RETR small.bin", out.write, rest=1000)
+    assert out.getvalue() == small[1000:]
+    assert retr_bytes(ftp, "empty.bin") == b""
+    ftp.voidcmd("TYPE I")
+    port = int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0])
+    conn = socket.socket()
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    conn.settimeout(20)
+    conn.connect(("127.0.0.1", port))
+    ftp.putcmd("RETR mid.bin")
+    assert ftp.getresp().startswith("150")
+    time.sleep(0.5)
+    received = b""
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        received += chunk
+    conn.close()
+    ftp.voidresp()
+    assert received == mid, (len(received), len(mid))
+    assert retr_bytes(ftp, "big.bin") == big
+    lines = []
+    ftp.retrlines("RETR text.txt", lines.append)
+    assert lines == ["one", "two"], lines
+    ftp.set_pasv(False)
+    assert retr_bytes(ftp, "small.bin") == small
+    ftp.quit()
+
+
 def scenario_uploads_while_busy(args):
     """With every direct-upload thread taken (one, in this test) by an upload that is still sending, another
     upload goes through at once, and both files arrive whole."""

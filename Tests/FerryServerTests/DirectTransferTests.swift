@@ -2,11 +2,28 @@ import FerryServer
 import FerryTestSupport
 import Testing
 
-/// Plain binary passive uploads are received with splice(2) on threads of their own (`DirectUploads`); every other
-/// upload, and any upload when those threads are busy or off, on the event loop. Both paths must store the same
-/// bytes and fail the same way.
-@Suite("direct uploads")
-struct DirectUploadTests {
+/// Plain binary passive transfers whose connection is already queued when the command comes are accepted by ferryd
+/// itself (`DirectDataSocket`): uploads are received with splice(2) on threads of their own (`DirectUploads`), small
+/// downloads sent with sendfile(2) without a NIO channel. Everything else, and any upload when those threads are busy
+/// or off, goes through NIO. Both paths must move the same bytes and fail the same way.
+@Suite("direct transfers")
+struct DirectTransferTests {
+    @Test("small binary passive RETR is sent directly, also when the socket fills up; large, ASCII and active are not")
+    func whichDownloadsAreDirect() async throws {
+        try await withServer(configure: { $0.sendfileMaximumSize = 16 << 20 }) { server in
+            try await runFtplib("download_paths", server)
+            let downloads = server.transfers.all.filter { $0["command"] == "RETR" }
+            #expect(
+                downloads.map { $0["path"] ?? "" } == [
+                    "/small.bin", "/small.bin", "/empty.bin", "/mid.bin", "/big.bin", "/text.txt", "/small.bin",
+                ]
+            )
+            #expect(downloads.map { $0["via"] == "direct" } == [true, true, true, true, false, false, false])
+            #expect(downloads.map { $0["bytes"] ?? "" } == ["4096", "3096", "0", "8388608", "25165824", "10", "4096"])
+            #expect(downloads.allSatisfy { $0["result"] == "ok" })
+        }
+    }
+
     @Test("binary passive STOR, APPE and REST+STOR are spliced; ASCII, active mode and SITE EXPECT are not")
     func whichUploadsAreSpliced() async throws {
         try await withServer { server in
@@ -18,7 +35,7 @@ struct DirectUploadTests {
                     "/expected.bin",
                 ]
             )
-            #expect(uploads.map { $0["via"] == "splice" } == [true, true, true, true, false, false, false])
+            #expect(uploads.map { $0["via"] == "direct" } == [true, true, true, true, false, false, false])
             #expect(uploads.allSatisfy { $0["result"] == "ok" })
         }
     }
@@ -27,8 +44,9 @@ struct DirectUploadTests {
     func hashedUploadsAreNotSpliced() async throws {
         try await withServer(configure: { $0.hashUploads = true }) { server in
             try await runFtplib("integrity", server)
-            #expect(!server.transfers.all.isEmpty)
-            #expect(!server.transfers.all.contains { $0["via"] == "splice" })
+            let uploads = server.transfers.all.filter { $0["command"] == "STOR" }
+            #expect(!uploads.isEmpty)
+            #expect(!uploads.contains { $0["via"] == "direct" })
         }
     }
 
@@ -38,7 +56,7 @@ struct DirectUploadTests {
             try await runFtplib("uploads_while_busy", server)
             let uploads = server.transfers.all.filter { $0["command"] == "STOR" }
             #expect(uploads.map { $0["path"] ?? "" } == ["/fast.bin", "/slow.bin"])
-            #expect(uploads.map { $0["via"] == "splice" } == [false, true])
+            #expect(uploads.map { $0["via"] == "direct" } == [false, true])
         }
     }
 
@@ -54,7 +72,8 @@ struct DirectUploadTests {
             for scenario in ["stalled_upload", "interrupted_upload", "abort", "resume"] {
                 try await runFtplib(scenario, server)
             }
-            #expect(server.transfers.all.contains { $0["via"] == "splice" } == (threads > 0))
+            let uploads = server.transfers.all.filter { $0["command"] == "STOR" }
+            #expect(uploads.contains { $0["via"] == "direct" } == (threads > 0))
         }
         try await withServer(
             quotas: ["alice": .init(bytes: 1 << 20)],
