@@ -26,7 +26,8 @@ extension Jail {
         let home = cferry_openat2_cached(AT_FDCWD, self.homePath, cferry_o_path() | O_DIRECTORY | O_CLOEXEC, 0)
         guard home >= 0 else { return nil }
         defer { close(home) }
-        // O_NONBLOCK: a FIFO must not hang the open; regular files read the same either way.
+        // O_NONBLOCK: a FIFO must not hang the open. It stays: regular files of local file systems (the only ones
+        // this path serves) read the same either way (open(2)).
         let fd = cferry_openat2_cached(home, relative, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 1)
         guard fd >= 0 else { return nil }
         return try? Self.readableFile(fd, path: path)

@@ -100,11 +100,15 @@ extension Jail {
         guard let name = location.name else { throw JailError(errno: EISDIR, path: path) }
         let fd = openat(location.directory, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw JailError(errno: errno, path: path) }
-        return try Self.readableFile(fd, path: path)
+        let file = try Self.readableFile(fd, path: path)
+        // Back to blocking reads: O_NONBLOCK has no effect on regular files of local file systems (open(2)), but this
+        // path also serves network and FUSE file systems, whose servers may see it.
+        _ = fcntl(fd, F_SETFL, O_RDONLY)
+        return file
     }
 
-    /// Checks that `fd` (opened with `O_NONBLOCK`) is a regular file and makes its reads blocking again; closes it
-    /// and throws otherwise. The end of every open for reading, on the pool or on the event loop.
+    /// Checks that `fd` (opened with `O_NONBLOCK`) is a regular file; closes it and throws otherwise. The end of every
+    /// open for reading, on the pool or on the event loop.
     static func readableFile(
         _ fd: CInt,
         path: VirtualPath
@@ -119,8 +123,6 @@ extension Jail {
             close(fd)
             throw JailError(errno: info.st_mode & S_IFMT == S_IFDIR ? EISDIR : EACCES, path: path)
         }
-        // Back to blocking reads (O_NONBLOCK only kept a FIFO from hanging the open).
-        _ = fcntl(fd, F_SETFL, O_RDONLY)
         return (fd, Int64(info.st_size), FileVersion(info))
     }
 

@@ -360,12 +360,16 @@ struct TransferJob: Sendable {
         }
         await self.reply(reply)
         let milliseconds = (NIODeadline.now() - started).nanoseconds / 1_000_000
-        var metadata: Logger.Metadata = [
-            "command": "\(self.command)", "path": "\(self.path)", "bytes": "\(bytes)", "ms": "\(milliseconds)",
-            "result": "\(result)",
-        ]
-        if case .direct = body { metadata["via"] = "direct" }
-        self.logger.info("transfer", metadata: metadata)
+        let direct: Bool
+        if case .direct = body { direct = true } else { direct = false }
+        // Built only when info is logged (the argument is an autoclosure).
+        self.logger.info(
+            "transfer",
+            metadata: [
+                "command": "\(self.command)", "path": "\(self.path)", "bytes": "\(bytes)", "ms": "\(milliseconds)",
+                "result": "\(result)", "via": direct ? "direct" : "nio",
+            ]
+        )
     }
 
     /// Opens the data connection and runs the body; returns the final reply, a result for the log and the bytes.
