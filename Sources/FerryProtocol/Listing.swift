@@ -178,6 +178,11 @@ public enum MLSFact: String, CaseIterable, Hashable, Sendable {
     case perm
     case unique
 
+    /// The enabled facts in the order MLSx lines give them (the order of the cases).
+    public static func ordered(_ enabled: Set<MLSFact>) -> [MLSFact] {
+        Self.allCases.filter { enabled.contains($0) }
+    }
+
     /// The FEAT line: every fact, the enabled ones marked with `*`.
     public static func featLine(enabled: Set<MLSFact>) -> String {
         "MLST " + Self.allCases.map { $0.rawValue + (enabled.contains($0) ? "*" : "") + ";" }.joined()
@@ -230,8 +235,20 @@ public enum MLSFormat {
         extra: [(String, String)] = [],
         into out: inout [UInt8]
     ) {
+        Self.write(facts, ordered: MLSFact.ordered(enabled), role: role, extra: extra, into: &out)
+    }
+
+    /// ``write(_:facts:role:extra:into:)`` with the facts already in their order (``MLSFact/ordered(_:)``), so that
+    /// a listing looks the selection up once, not once per fact of every entry.
+    public static func write(
+        _ facts: FileFacts,
+        ordered enabled: [MLSFact],
+        role: Role = .entry,
+        extra: [(String, String)] = [],
+        into out: inout [UInt8]
+    ) {
         out.reserveCapacity(out.count + 96 + facts.name.utf8.count)
-        for fact in MLSFact.allCases where enabled.contains(fact) {
+        for fact in enabled {
             switch fact {
             case .type:
                 out += "type=".utf8
@@ -245,9 +262,11 @@ public enum MLSFormat {
                 out += "modify=".utf8
                 let date = CivilTime(epochSeconds: facts.modified)
                 ListFormat.appendNumber(Int64(date.year), width: 4, zero: true, to: &out)
-                for part in [date.month, date.day, date.hour, date.minute, date.second] {
-                    ListFormat.appendNumber(Int64(part), width: 2, zero: true, to: &out)
-                }
+                ListFormat.appendNumber(Int64(date.month), width: 2, zero: true, to: &out)
+                ListFormat.appendNumber(Int64(date.day), width: 2, zero: true, to: &out)
+                ListFormat.appendNumber(Int64(date.hour), width: 2, zero: true, to: &out)
+                ListFormat.appendNumber(Int64(date.minute), width: 2, zero: true, to: &out)
+                ListFormat.appendNumber(Int64(date.second), width: 2, zero: true, to: &out)
             case .perm:
                 out += "perm=".utf8
                 out += Self.permValue(facts).utf8

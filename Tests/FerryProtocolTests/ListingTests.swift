@@ -230,6 +230,17 @@ struct MLSFormatTests {
         #expect(line == "type=file;size=1234;modify=20231114221320;perm=adfwr;unique=803g1a2; report.txt")
     }
 
+    @Test func selectionsKeepTheLineOrderWhateverTheirOrder() {
+        #expect(MLSFact.ordered([.unique, .type, .modify]) == [.type, .modify, .unique])
+        #expect(MLSFact.ordered([]) == [])
+        #expect(MLSFact.ordered(Self.all) == MLSFact.allCases)
+        let file = facts("a b.txt", size: 7, modified: now)
+        var bytes: [UInt8] = []
+        MLSFormat.write(file, ordered: [.perm, .size], into: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == "perm=adfwr;size=7; a b.txt")
+        #expect(MLSFormat.line(for: file, facts: [.size, .perm]) == "size=7;perm=adfwr; a b.txt")
+    }
+
     @Test func directoriesHaveNoSize() {
         let dir = facts("docs", .directory, size: 4096, modified: now, mode: 0o755)
         #expect(

@@ -111,6 +111,8 @@ struct ListingWriter: Sendable {
     /// The argument as given (NLST of a single file answers with it).
     let argument: String?
     let facts: Set<MLSFact>
+    /// `facts` in line order, looked up once per listing.
+    let orderedFacts: [MLSFact]
     /// The time that decides between the "recent" and "old" date forms of LIST.
     let now: Int64
 
@@ -118,6 +120,7 @@ struct ListingWriter: Sendable {
         self.format = format
         self.argument = argument
         self.facts = facts
+        self.orderedFacts = MLSFact.ordered(facts)
         self.now = now
         if let argument, !argument.isEmpty, argument != "." {
             self.namePrefix = argument.hasSuffix("/") ? argument : argument + "/"
@@ -170,7 +173,7 @@ struct ListingWriter: Sendable {
             switch self.format {
             case .long: ListFormat.write(entry, now: self.now, into: &bytes)
             case .names: bytes += (self.namePrefix + entry.name).utf8
-            case .machine: MLSFormat.write(entry, facts: self.facts, into: &bytes)
+            case .machine: MLSFormat.write(entry, ordered: self.orderedFacts, into: &bytes)
             }
             bytes += [13, 10]
         }
