@@ -47,7 +47,13 @@ def retr_bytes(ftp, path):
 
 
 def stor_bytes(ftp, path, data, cmd="STOR", rest=None):
-    return ftp.storbinary(f"{cmd} {path}", io.BytesIO(data), rest=rest)
+    try:
+        return ftp.storbinary(f"{cmd} {path}", io.BytesIO(data), rest=rest)
+    except (ConnectionResetError, BrokenPipeError):
+        # The server ended the upload early (quota, full disk) and closed the data connection while ftplib was still
+        # sending. Its reply says why, and raises here as ftplib.error_perm / error_temp.
+        reply = ftp.voidresp()
+        raise AssertionError(f"the data connection was reset, yet the server replied {reply}")
 
 
 def drop_control(ftp):
@@ -55,6 +61,21 @@ def drop_control(ftp):
     ftp.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
     ftp.file.close()
     ftp.sock.close()
+
+
+def epsv_port(ftp):
+    """Sends EPSV and returns the port of its reply (RFC 2428 `(|||port|)`)."""
+    return int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0])
+
+
+def read_to_end(sock):
+    """Everything a data connection sends until the server closes it."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
 
 
 def sha256(data):
@@ -582,17 +603,6 @@ def scenario_passive_port_reuse(args):
     stor_bytes(ftp, "b.bin", b"second")
     ftp.voidcmd("TYPE I")
 
-    def epsv_port():
-        return int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0])
-
-    def read_all(sock):
-        data = b""
-        while True:
-            chunk = sock.recv(1024)
-            if not chunk:
-                return data
-            data += chunk
-
     def closed_without_data(port):
         try:
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -600,7 +610,7 @@ def scenario_passive_port_reuse(args):
             return True
         sock.settimeout(5)
         try:
-            return read_all(sock) == b""
+            return read_to_end(sock) == b""
         except ConnectionResetError:
             return True
         finally:
@@ -614,14 +624,14 @@ def scenario_passive_port_reuse(args):
             return True
 
     # Transfers reuse the port, and each gets its own bytes.
-    first = epsv_port()
+    first = epsv_port(ftp)
     conn = socket.create_connection(("127.0.0.1", first), timeout=10)
     ftp.putcmd("RETR a.bin")
     assert ftp.getresp().startswith("150")
-    assert read_all(conn) == b"first"
+    assert read_to_end(conn) == b"first"
     conn.close()
     ftp.voidresp()
-    assert epsv_port() == first
+    assert epsv_port(ftp) == first
     ftp.sendcmd("ABOR")
     assert retr_bytes(ftp, "b.bin") == b"second"
     assert retr_bytes(ftp, "a.bin") == b"first"
@@ -629,7 +639,7 @@ def scenario_passive_port_reuse(args):
     assert closed_without_data(first)
     time.sleep(0.2)
     assert refuses(first), "a probed port stayed open"
-    second = epsv_port()
+    second = epsv_port(ftp)
     assert second != first
     # A second connection for one EPSV gets nothing; the first is the data connection; then the port is retired.
     # (Connections wait in the queue until the transfer command says who accepts them.)
@@ -637,15 +647,15 @@ def scenario_passive_port_reuse(args):
     extra = socket.create_connection(("127.0.0.1", second), timeout=10)
     ftp.putcmd("RETR b.bin")
     assert ftp.getresp().startswith("150")
-    assert read_all(conn) == b"second"
+    assert read_to_end(conn) == b"second"
     conn.close()
     ftp.voidresp()
     try:
-        assert read_all(extra) == b"", "a second connection for one EPSV got data"
+        assert read_to_end(extra) == b"", "a second connection for one EPSV got data"
     except ConnectionResetError:
         pass
     extra.close()
-    third = epsv_port()
+    third = epsv_port(ftp)
     assert third != second
     assert refuses(second)
     # The port belongs to the session: it closes with it.
@@ -681,18 +691,13 @@ def scenario_passive_other_host(args):
     # The real client can still connect and gets the file.
     real = socket.create_connection(("127.0.0.1", port), timeout=10)
     assert ftp.getresp().startswith("150")
-    data = b""
-    while True:
-        chunk = real.recv(1024)
-        if not chunk:
-            break
-        data += chunk
+    data = read_to_end(real)
     real.close()
     ftp.voidresp()
     assert data == b"top secret"
     # The same for an upload, when both connect before STOR (the thief first): the thief is closed, the client's
     # bytes are stored, and the port is not announced again.
-    port = int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0])
+    port = epsv_port(ftp)
     thief = socket.socket()
     thief.settimeout(5)
     thief.bind(("127.0.0.2", 0))
@@ -709,7 +714,7 @@ def scenario_passive_other_host(args):
         pass
     thief.close()
     assert open(os.path.join(args.home, "upload.bin"), "rb").read() == b"uploaded by the client"
-    assert int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0]) != port, "a port a stranger found was reused"
+    assert epsv_port(ftp) != port, "a port a stranger found was reused"
     ftp.quit()
 
 
@@ -758,7 +763,7 @@ def scenario_download_paths(args):
     assert out.getvalue() == small[1000:]
     assert retr_bytes(ftp, "empty.bin") == b""
     ftp.voidcmd("TYPE I")
-    port = int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0])
+    port = epsv_port(ftp)
     conn = socket.socket()
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     conn.settimeout(20)
@@ -766,12 +771,7 @@ def scenario_download_paths(args):
     ftp.putcmd("RETR mid.bin")
     assert ftp.getresp().startswith("150")
     time.sleep(0.5)
-    received = b""
-    while True:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        received += chunk
+    received = read_to_end(conn)
     conn.close()
     ftp.voidresp()
     assert received == mid, (len(received), len(mid))
@@ -1567,7 +1567,7 @@ def scenario_pasv_flood(args):
     for _ in range(300):
         reply = ftp.sendcmd("EPSV")
         ports.add(int(reply.split("|||")[1].split("|")[0]))
-    last = int(ftp.sendcmd("EPSV").split("|||")[1].split("|")[0])
+    last = epsv_port(ftp)
     open_ports = 0
     for port in list(ports)[:50]:
         try:
