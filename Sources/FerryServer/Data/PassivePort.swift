@@ -20,9 +20,9 @@ import NIOPosix
 /// a fresh random port. The client that asked never makes such a connection, so reuse costs it nothing.
 ///
 /// The socket is ferryd's own, and NIO listens on a duplicate of it. While a PASV waits for its transfer command,
-/// NIO does not accept: the command decides who takes the connection. A plain binary STOR accepts it here, as a
-/// `DirectDataSocket` (see `DirectUploads`); every other transfer lets NIO accept it as before. Between transfers
-/// NIO accepts, so a stranger is seen (and the port retired) at once.
+/// NIO does not accept: the command decides who takes the connection. A plain binary STOR, or RETR of a small file,
+/// accepts it here as a `DirectDataSocket`; every other transfer lets NIO accept it as before. Between transfers NIO
+/// accepts, so a stranger is seen (and the port retired) at once.
 final class PassivePort: Sendable {
     private struct State {
         /// The PASV waiting for its connection, if any.
@@ -125,7 +125,7 @@ final class PassivePort: Sendable {
             do {
                 channel = try await bootstrap.withBoundSocket(duplicate).get()
             } catch {
-                // NIO owns the duplicate from the call on, and closes it on failure.
+                // The duplicate is NIO's from the call on; only ferryd's own descriptor is closed here.
                 Glibc.close(socket)
                 throw error
             }

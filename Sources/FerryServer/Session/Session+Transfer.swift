@@ -304,9 +304,10 @@ extension FTPReplyCode {
 
 /// What a transfer does once its data connection is open.
 enum TransferBody: Sendable {
-    /// Over a NIO data channel: every transfer but a direct upload.
+    /// Over a NIO data channel: every transfer but the direct ones.
     case stream(@Sendable (TransferJob, DataStream) async throws -> Int64)
-    /// Over a connection ferryd accepted itself (a direct upload, see `DirectUploads`); already connected.
+    /// Over a connection ferryd accepted itself (a spliced upload or a small download, see `DirectDataSocket`);
+    /// already connected.
     case direct(DirectDataSocket, @Sendable (TransferJob, DirectDataSocket) async throws -> Int64)
 }
 
