@@ -78,6 +78,16 @@ def read_to_end(sock):
         data += chunk
 
 
+def retr_on(ftp, conn, name):
+    """RETR `name` over the data connection `conn`, already connected to the port of a PASV/EPSV: its bytes."""
+    ftp.putcmd("RETR " + name)
+    assert ftp.getresp().startswith("150")
+    data = read_to_end(conn)
+    conn.close()
+    ftp.voidresp()
+    return data
+
+
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
@@ -626,11 +636,7 @@ def scenario_passive_port_reuse(args):
     # Transfers reuse the port, and each gets its own bytes.
     first = epsv_port(ftp)
     conn = socket.create_connection(("127.0.0.1", first), timeout=10)
-    ftp.putcmd("RETR a.bin")
-    assert ftp.getresp().startswith("150")
-    assert read_to_end(conn) == b"first"
-    conn.close()
-    ftp.voidresp()
+    assert retr_on(ftp, conn, "a.bin") == b"first"
     assert epsv_port(ftp) == first
     ftp.sendcmd("ABOR")
     assert retr_bytes(ftp, "b.bin") == b"second"
@@ -645,11 +651,7 @@ def scenario_passive_port_reuse(args):
     # (Connections wait in the queue until the transfer command says who accepts them.)
     conn = socket.create_connection(("127.0.0.1", second), timeout=10)
     extra = socket.create_connection(("127.0.0.1", second), timeout=10)
-    ftp.putcmd("RETR b.bin")
-    assert ftp.getresp().startswith("150")
-    assert read_to_end(conn) == b"second"
-    conn.close()
-    ftp.voidresp()
+    assert retr_on(ftp, conn, "b.bin") == b"second"
     try:
         assert read_to_end(extra) == b"", "a second connection for one EPSV got data"
     except ConnectionResetError:
