@@ -18,7 +18,7 @@ import NIOPosix
 /// wakes a blocked receive; the lock makes sure it never reaches a descriptor number already closed and reused.
 final class DirectDataSocket: Sendable {
     private let descriptor: NIOLockedValueBox<CInt>
-    /// The descriptor, for the receiving thread only (valid until `close`).
+    /// The descriptor, for the transfer that took the socket (valid until `close` or `handOver`).
     let fd: CInt
 
     init(fd: CInt) {
