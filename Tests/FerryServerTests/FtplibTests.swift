@@ -51,13 +51,14 @@ struct FtplibTests {
         try await withServer { server in try await runFtplib("passive_other_host", server) }
     }
 
-    @Test("a PASV nobody connects to times out, and its port is freed after the linger time")
+    @Test("a PASV nobody connects to times out from the command on, and its port is freed after the linger time")
     func pasvNeverConnect() async throws {
         try await withServer(configure: {
             $0.dataConnectionTimeout = .seconds(1)
             $0.passivePortLinger = .milliseconds(500)
         }) { server in
             try await runFtplib("pasv_never_connect", server)
+            try await runFtplib("command_after_connect", server)
         }
     }
 

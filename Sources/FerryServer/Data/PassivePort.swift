@@ -135,8 +135,9 @@ final class PassivePort: Sendable {
         throw lastError
     }
 
-    /// Expects one connection from `peer` within `acceptTimeout`. Returns nil if the port was closed meanwhile
-    /// (the session then opens a new one). A listener armed before is superseded.
+    /// Expects one connection from `peer`; a transfer waits for it at most `acceptTimeout` from its command (see
+    /// `PassiveListener.connection`). Returns nil if the port was closed meanwhile (the session then opens a new
+    /// one). A listener armed before is superseded.
     func arm(
         expectedPeer peer: SocketAddress,
         settings: DataChannelSettings,
@@ -153,6 +154,7 @@ final class PassivePort: Sendable {
                 owner: self,
                 expectedPeerIP: peer.ipAddress,
                 settings: settings,
+                acceptTimeout: acceptTimeout,
                 accepted: eventLoop.makePromise(of: DataChannel.self)
             )
             defer {
@@ -165,10 +167,7 @@ final class PassivePort: Sendable {
         previous?.close()
         // Until the transfer command says who accepts (see the type's comment).
         self.setAccepting(false)
-        // Nobody connects within the limit: the transfer fails with 425.
-        let timeout = eventLoop.scheduleTask(in: acceptTimeout) { listener.close(reason: .timedOut) }
         listener.accepted.futureResult.whenComplete { result in
-            timeout.cancel()
             // Not taken (timed out, replaced, its command failed): the client's connection for it may be queued.
             if case .failure = result, !listener.taken {
                 self.state.withLockedValue { $0.dropQueued(expectedPeerIP: peer.ipAddress) }
@@ -321,6 +320,7 @@ final class PassiveListener: Sendable {
     var protected: Bool { self.settings.tls != nil }
     private let expectedPeerIP: String?
     private let settings: DataChannelSettings
+    private let acceptTimeout: TimeAmount
     fileprivate let accepted: EventLoopPromise<DataChannel>
     private let state = NIOLockedValueBox(State.waiting)
 
@@ -328,8 +328,10 @@ final class PassiveListener: Sendable {
         owner: PassivePort,
         expectedPeerIP: String?,
         settings: DataChannelSettings,
+        acceptTimeout: TimeAmount,
         accepted: EventLoopPromise<DataChannel>
     ) {
+        self.acceptTimeout = acceptTimeout
         self.owner = owner
         self.expectedPeerIP = expectedPeerIP
         self.settings = settings
@@ -370,9 +372,15 @@ final class PassiveListener: Sendable {
         }
     }
 
-    /// Waits for the client's connection (or the timeout) and takes it for a transfer, accepted by NIO.
+    /// Waits for the client's connection and takes it for a transfer, accepted by NIO. Nobody connects within
+    /// `acceptTimeout`: the transfer fails with 425. The time counts from the transfer command, not from the PASV
+    /// (as vsftpd does): a client may connect at once and send its command later.
     func connection() async throws -> DataChannel {
         self.owner.setAccepting(true)
+        let timeout = self.accepted.futureResult.eventLoop.scheduleTask(in: self.acceptTimeout) {
+            self.close(reason: .timedOut)
+        }
+        defer { timeout.cancel() }
         let channel = try await self.accepted.futureResult.get()
         self.state.withLockedValue { $0 = .consumed }
         return channel

@@ -826,6 +826,27 @@ def scenario_stalled_upload(args):
     ftp.quit()
 
 
+def scenario_command_after_connect(args):
+    """A client that connects right after PASV/EPSV and sends its command later than the data connection timeout
+    (1 s in this test) still gets its transfer: the wait for the connection counts from the command."""
+    ftp = connect(args)
+    stor_bytes(ftp, "f.bin", b"late but fine")
+    ftp.voidcmd("TYPE A")
+    conn = socket.create_connection(("127.0.0.1", epsv_port(ftp)), timeout=10)
+    time.sleep(2.5)
+    assert retr_on(ftp, conn, "f.bin") == b"late but fine"
+    ftp.voidcmd("TYPE I")
+    conn = socket.create_connection(("127.0.0.1", epsv_port(ftp)), timeout=10)
+    time.sleep(2.5)
+    ftp.putcmd("STOR g.bin")
+    assert ftp.getresp().startswith("150")
+    conn.sendall(b"uploaded late")
+    conn.close()
+    ftp.voidresp()
+    assert retr_bytes(ftp, "g.bin") == b"uploaded late"
+    ftp.quit()
+
+
 def scenario_pasv_never_connect(args):
     """A PASV that nobody connects to times out (dataConnectionTimeout is short in this test)."""
     ftp = connect(args)
