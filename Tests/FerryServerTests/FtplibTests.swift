@@ -82,6 +82,11 @@ struct FtplibTests {
         try await withServer { server in try await runFtplib("concurrent", server) }
     }
 
+    @Test("dual stack: on ::, IPv4 clients get PASV and PORT with their IPv4 address, IPv6 clients EPSV")
+    func dualStack() async throws {
+        try await withServer(host: "::") { server in try await runFtplib("dual_stack", server) }
+    }
+
     @Test("IPv6: EPSV and EPRT on ::1")
     func ipv6() async throws {
         try await withServer(host: "::1") { server in try await runFtplib("ipv6", server) }

@@ -127,12 +127,16 @@ extension Session {
 
     /// Compares two addresses by IP only, treating an IPv4-mapped IPv6 address as its IPv4 form.
     static func sameHost(_ a: SocketAddress, _ b: SocketAddress) -> Bool {
-        func normalized(_ address: SocketAddress) -> String? {
-            guard let ip = address.ipAddress else { return nil }
-            return ip.hasPrefix("::ffff:") && ip.contains(".") ? String(ip.dropFirst(7)) : ip
-        }
-        guard let left = normalized(a), let right = normalized(b) else { return false }
+        guard let left = Self.unmapped(a)?.ipAddress, let right = Self.unmapped(b)?.ipAddress else { return false }
         return left == right
+    }
+
+    /// The IPv4 address behind an IPv4-mapped IPv6 one (`::ffff:192.0.2.1`), with its port; any other address as
+    /// it is.
+    static func unmapped(_ address: SocketAddress?) -> SocketAddress? {
+        guard let address, case .v6 = address, let ip = address.ipAddress, ip.hasPrefix("::ffff:"), ip.contains(".")
+        else { return address }
+        return (try? SocketAddress(ipAddress: String(ip.dropFirst(7)), port: address.port ?? 0)) ?? address
     }
 
     /// Takes the data setup for the next transfer; replies 425 if there is none, 521 if the data connection

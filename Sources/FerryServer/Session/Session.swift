@@ -74,8 +74,10 @@ final class Session {
         self.context = context
         self.control = control
         self.handle = SessionHandle(channel: control.channel)
-        self.peer = control.channel.remoteAddress ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
-        self.local = control.channel.localAddress ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
+        // An IPv4 client of a dual-stack listener (`--host ::`) is an IPv4 client: PASV, PORT and the passive socket
+        // use its IPv4 address, not the mapped IPv6 form.
+        self.peer = Self.unmapped(control.channel.remoteAddress) ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
+        self.local = Self.unmapped(control.channel.localAddress) ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
         var logger = context.logger
         logger[metadataKey: "peer"] = "\(self.peer.ipAddress ?? "?"):\(self.peer.port ?? 0)"
         self.logger = logger

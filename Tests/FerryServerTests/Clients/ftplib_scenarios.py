@@ -1072,6 +1072,29 @@ def scenario_ipv6(args):
     ftp.quit()
 
 
+def scenario_dual_stack(args):
+    """A listener on `::` serves IPv4 clients as IPv4 clients: PASV announces their IPv4 address, PORT and EPRT |1|
+    are accepted, transfers (direct and not) work; an IPv6 client on the same listener still gets 522 for PASV."""
+    data = os.urandom(100_000)
+    ftp = connect(args, host="127.0.0.1")
+    assert ftp.sendcmd("PASV").startswith("227 Entering Passive Mode (127,0,0,1,"), "PASV over IPv4 on ::"
+    stor_bytes(ftp, "v4.bin", data)  # ftplib uses PASV on IPv4
+    assert retr_bytes(ftp, "v4.bin") == data
+    lines = []
+    ftp.retrlines("LIST", lines.append)
+    assert any(line.endswith(" v4.bin") for line in lines), lines
+    assert ftp.sendcmd("EPSV 1").startswith("229")
+    ftp.set_pasv(False)  # PORT 127,0,0,1,…
+    assert retr_bytes(ftp, "v4.bin") == data
+    stor_bytes(ftp, "v4-active.bin", data)
+    ftp.quit()
+    assert open(os.path.join(args.home, "v4-active.bin"), "rb").read() == data
+    six = connect(args, host="::1")
+    expect_error("522", six.sendcmd, "PASV")
+    assert retr_bytes(six, "v4.bin") == data
+    six.quit()
+
+
 # --- quotas --------------------------------------------------------------------------------------
 
 
