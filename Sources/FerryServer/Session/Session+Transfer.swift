@@ -401,21 +401,13 @@ struct TransferJob: Sendable {
             )
         }
         do {
-            let channel = data.channel
             let encrypted: Bool
             switch self.setup {
             case .passive(let listener): encrypted = listener.protected
             case .active: encrypted = self.dataSettings.tls != nil
             case .none: encrypted = false
             }
-            // executeThenClose finishes the async wrapper and closes the connection whatever happens.
-            let bytes = try await data.executeThenClose { inbound, _ in
-                try await withTaskCancellationHandler {
-                    try await stream(self, DataStream(channel: channel, inbound: inbound, encrypted: encrypted))
-                } onCancel: {
-                    channel.close(promise: nil)
-                }
-            }
+            let bytes = try await Self.use(data, encrypted: encrypted) { try await stream(self, $0) }
             return (FTPReply(.closingDataConnection, "Transfer complete."), "ok", bytes)
         } catch {
             return self.failure(error)
@@ -431,6 +423,23 @@ struct TransferJob: Sendable {
             return (error.reply, "failed: \(error)", bytes)
         } else {
             return (FTPReply(.transferAborted, "Data connection lost; transfer aborted."), "failed: \(error)", bytes)
+        }
+    }
+
+    /// Runs `body` over an open data connection, then closes it whatever happens (`executeThenClose` also finishes
+    /// the async wrapper); cancellation (ABOR, the session ending) closes it at once.
+    private static func use(
+        _ data: DataChannel,
+        encrypted: Bool,
+        _ body: (DataStream) async throws -> Int64
+    ) async throws -> Int64 {
+        let channel = data.channel
+        return try await data.executeThenClose { inbound, _ in
+            try await withTaskCancellationHandler {
+                try await body(DataStream(channel: channel, inbound: inbound, encrypted: encrypted))
+            } onCancel: {
+                channel.close(promise: nil)
+            }
         }
     }
 
@@ -525,18 +534,8 @@ struct TransferJob: Sendable {
                     .withConnectedSocket(socket.handOver()) { channel in
                         channel.eventLoop.makeCompletedFuture { try self.dataSettings.configure(channel) }
                     }
-                let rest = try await data.executeThenClose { inbound, _ in
-                    try await withTaskCancellationHandler {
-                        try await self.sendFile(
-                            fd: fd,
-                            from: position,
-                            to: end,
-                            type: .image,
-                            over: DataStream(channel: data.channel, inbound: inbound, encrypted: false)
-                        )
-                    } onCancel: {
-                        data.channel.close(promise: nil)
-                    }
+                let rest = try await Self.use(data, encrypted: false) { stream in
+                    try await self.sendFile(fd: fd, from: position, to: end, type: .image, over: stream)
                 }
                 return position - offset + rest
             default:
