@@ -101,8 +101,8 @@ public final class FTPServer: Service, Sendable {
             )
         }
 
-        let plain: NIOAsyncChannel<ControlChannel, Never>
-        let implicit: NIOAsyncChannel<ControlChannel, Never>?
+        let plain: NIOAsyncChannel<ControlConnection, Never>
+        let implicit: NIOAsyncChannel<ControlConnection, Never>?
         do {
             plain = try await self.bind(port: configuration.port, tls: nil)
             if let port = configuration.implicitTLSPort, let provider = self.context.tls {
@@ -137,8 +137,8 @@ public final class FTPServer: Service, Sendable {
 
     /// Accepts sessions on the bound listeners until a graceful shutdown.
     private func serve(
-        plain: NIOAsyncChannel<ControlChannel, Never>,
-        implicit: NIOAsyncChannel<ControlChannel, Never>?
+        plain: NIOAsyncChannel<ControlConnection, Never>,
+        implicit: NIOAsyncChannel<ControlConnection, Never>?
     ) async throws {
         let configuration = self.context.configuration
         let logger = self.context.logger
@@ -171,7 +171,7 @@ public final class FTPServer: Service, Sendable {
     }
 
     /// A listener whose connections carry control lines; with `tls`, TLS starts with the first byte.
-    private func bind(port: Int, tls: TLSContextProvider?) async throws -> NIOAsyncChannel<ControlChannel, Never> {
+    private func bind(port: Int, tls: TLSContextProvider?) async throws -> NIOAsyncChannel<ControlConnection, Never> {
         let configuration = self.context.configuration
         let maximumLineLength = configuration.maximumLineLength
         return try await ServerBootstrap(group: self.context.group)
@@ -181,20 +181,14 @@ public final class FTPServer: Service, Sendable {
             .bind(host: configuration.host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeServerHandler()) }
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(FTPLineDecoder(maximumLineLength: maximumLineLength))
-                    )
-                    return try ControlChannel(
-                        wrappingChannelSynchronously: channel,
-                        configuration: .init(backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8))
-                    )
+                    return try ControlConnection.configure(channel, maximumLineLength: maximumLineLength)
                 }
             }
     }
 
     /// Accepts connections until the listener closes; each becomes a session in its own task.
     private static func accept(
-        on listener: NIOAsyncChannel<ControlChannel, Never>,
+        on listener: NIOAsyncChannel<ControlConnection, Never>,
         context: ServerContext,
         implicitTLS: TLSContextProvider?
     ) async throws {
@@ -209,30 +203,25 @@ public final class FTPServer: Service, Sendable {
                         // Each session catches its own errors: one client never takes the server down.
                         let address = connection.channel.remoteAddress?.ipAddress ?? "?"
                         let admission = context.abuseGuard.admitConnection(from: address)
-                        do {
-                            try await connection.executeThenClose { input, _ in
-                                guard admission == .admitted else {
-                                    if case .refused(let text) = admission {
-                                        logger.notice(
-                                            "connection refused",
-                                            metadata: ["peer": "\(address)", "reason": "\(text)"]
-                                        )
-                                        await Session.send(FTPReply(.serviceNotAvailable, text), on: connection.channel)
-                                    }
-                                    return
-                                }
-                                defer { context.abuseGuard.connectionClosed(from: address) }
-                                let session = Session(
-                                    context: context,
-                                    control: connection,
-                                    executor: executor,
-                                    implicitTLS: sessionTLS
+                        defer { connection.channel.close(promise: nil) }
+                        guard admission == .admitted else {
+                            if case .refused(let text) = admission {
+                                logger.notice(
+                                    "connection refused",
+                                    metadata: ["peer": "\(address)", "reason": "\(text)"]
                                 )
-                                await session.run(inbound: input)
+                                await Session.send(FTPReply(.serviceNotAvailable, text), on: connection.channel)
                             }
-                        } catch {
-                            logger.debug("session ended with error", metadata: ["error": "\(error)"])
+                            return
                         }
+                        defer { context.abuseGuard.connectionClosed(from: address) }
+                        let session = Session(
+                            context: context,
+                            control: connection,
+                            executor: executor,
+                            implicitTLS: sessionTLS
+                        )
+                        await session.run()
                     }
                 }
             }

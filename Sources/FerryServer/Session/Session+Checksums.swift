@@ -161,7 +161,7 @@ extension Session {
         }
         defer { self.context.checksumsRunning.withLockedValue { $0 -= 1 } }
         // A long hash stops if the client goes away (the idle timer waits while a command runs).
-        let control = self.control.channel
+        let control = self.control
         let fd = file.fd
         do {
             let digest = try await self.context.fileIO.runIfActive {

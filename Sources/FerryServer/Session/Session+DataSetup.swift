@@ -91,7 +91,7 @@ extension Session {
         do {
             // On the session's own event loop: binding and accepting resume the session without a thread hop.
             let port = try await PassivePort.open(
-                on: self.control.channel.eventLoop,
+                on: self.control.eventLoop,
                 localAddress: self.local,
                 ports: configuration.passivePorts,
                 linger: TimeAmount(configuration.passivePortLinger)

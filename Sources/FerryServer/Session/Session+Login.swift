@@ -44,7 +44,7 @@ extension Session {
             )
             // Slow down guessing: the same (growing) delay for unknown users and wrong passwords.
             // An event-loop timer, not Task.sleep: nothing in a session waits for Swift's global pool.
-            try? await self.control.channel.eventLoop.scheduleTask(in: TimeAmount(delay)) {}.futureResult.get()
+            try? await self.control.eventLoop.scheduleTask(in: TimeAmount(delay)) {}.futureResult.get()
             await self.reply(.notLoggedIn, "Login incorrect.")
             if banned {
                 let minutes = max(1, Int(self.context.configuration.banDuration.components.seconds / 60))

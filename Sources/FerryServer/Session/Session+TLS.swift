@@ -49,7 +49,7 @@ extension Session {
         self.tlsContext = context
         self.login = .awaitingUser
         let reply = FTPReply(.securityExchangeOK, "AUTH \(mechanism.uppercased()) successful.")
-        try? await Self.startTLS(on: self.control.channel, context: context, after: reply).get()
+        try? await Self.startTLS(on: self.control, context: context, after: reply).get()
         self.logger.info("tls started", metadata: ["mechanism": "\(mechanism.uppercased())"])
     }
 

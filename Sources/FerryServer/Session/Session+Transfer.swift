@@ -175,7 +175,7 @@ extension Session {
         }
         let type = self.transferType
         let job = self.transferJob(setup: setup, command: append ? "APPE" : "STOR", path: path)
-        let controlChannel = self.control.channel
+        let controlChannel = self.control
         let commit: @Sendable (TransferJob, Int64, Int64) async throws -> Int64 = { job, received, size in
             // SECURITY/INTEGRITY: a stream-mode upload ends with the sender's close, which a dying client also
             // produces. If the control connection is gone too, or ABOR came, the file is not trusted.
@@ -250,7 +250,7 @@ extension Session {
     func transferJob(setup: DataSetup, command: String, path: VirtualPath) -> TransferJob {
         TransferJob(
             context: self.context,
-            control: self.control.channel,
+            control: self.control,
             dataSettings: self.dataSettings,
             logger: self.logger,
             setup: setup,

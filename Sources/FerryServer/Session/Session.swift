@@ -7,8 +7,6 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 
-typealias ControlChannel = NIOAsyncChannel<FTPControlLine, ByteBuffer>
-
 /// One control connection, from greeting to goodbye.
 ///
 /// The session is a single task reading commands in order. A transfer runs as a child task so that ABOR, STAT
@@ -17,7 +15,10 @@ typealias ControlChannel = NIOAsyncChannel<FTPControlLine, ByteBuffer>
 /// `Session+<Area>.swift`, one file per area.
 final class Session {
     let context: ServerContext
-    let control: ControlChannel
+    /// The control connection; replies are written to it directly (see `send`).
+    let control: Channel
+    /// The commands arriving on it.
+    private let lines: NIOLoopBound<ControlLineHandler>
     let handle: SessionHandle
     /// The control connection's event loop as a task executor: the session task and its transfers run there.
     let executor: EventLoopTaskExecutor
@@ -65,14 +66,15 @@ final class Session {
 
     init(
         context: ServerContext,
-        control: ControlChannel,
+        control: ControlConnection,
         executor: EventLoopTaskExecutor,
         implicitTLS: NIOSSLContext? = nil
     ) {
         self.executor = executor
         self.tlsContext = implicitTLS
         self.context = context
-        self.control = control
+        self.control = control.channel
+        self.lines = control.lines
         self.handle = SessionHandle(channel: control.channel)
         // An IPv4 client of a dual-stack listener (`--host ::`) is an IPv4 client: PASV, PORT and the passive socket
         // use its IPv4 address, not the mapped IPv6 form.
@@ -84,7 +86,7 @@ final class Session {
     }
 
     /// Runs the session until the client quits, the connection drops or a timeout closes it.
-    func run(inbound: NIOAsyncChannelInboundStream<FTPControlLine>) async {
+    func run() async {
         guard let id = self.context.registry.register(self.handle) else {
             await self.reply(.serviceNotAvailable, "Server shutting down, try again later.")
             return
@@ -102,7 +104,7 @@ final class Session {
         )
         await self.reply(.serviceReady, "Ferry FTP server ready.")
         do {
-            for try await line in inbound {
+            while let line = try await self.lines.value.next() {
                 self.handle.activity.withLockedValue {
                     $0.lastCommand = .now()
                     $0.commandInProgress = true
@@ -132,7 +134,7 @@ final class Session {
         self.passivePort?.close()
         if let user = self.user { self.context.abuseGuard.sessionEnded(of: user.record.name) }
         self.logger.info("disconnect")
-        try? await self.control.channel.close()
+        try? await self.control.close()
     }
 
     /// Handles one command in a child task on the session's event loop.
@@ -143,7 +145,7 @@ final class Session {
     /// The session is touched by one task at a time (the loop waits for the child), always on its event loop,
     /// which `NIOLoopBound` checks.
     private func receiveInChildTask(_ input: FTPControlLine) async {
-        let session = NIOLoopBound(self, eventLoop: self.control.channel.eventLoop)
+        let session = NIOLoopBound(self, eventLoop: self.control.eventLoop)
         await withDiscardingTaskGroup { group in
             group.addTask(executorPreference: self.executor) {
                 await session.value.receive(input)
@@ -186,7 +188,7 @@ final class Session {
     }
 
     func reply(_ reply: FTPReply) async {
-        await Self.send(reply, on: self.control.channel)
+        await Self.send(reply, on: self.control)
     }
 
     /// Writes a reply and waits until it is flushed.

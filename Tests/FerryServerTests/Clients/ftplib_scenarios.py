@@ -967,11 +967,22 @@ def scenario_hostile_input(args):
     ftp.sock.sendall(b"NOOP " + b"A" * 100_000 + b"\r\n")
     assert ftp.getmultiline().startswith("500")
     assert ftp.sendcmd("NOOP").startswith("200")
-    # A pipelined burst of commands is answered in order.
+    # A pipelined burst of commands is answered in order: a short one, and one of many reads while the server holds
+    # most of it back (it queues only a few lines per session), with a line cut between two sends.
     ftp.sock.sendall(b"NOOP\r\n" * 50 + b"PWD\r\n")
     for _ in range(50):
         assert ftp.getmultiline().startswith("200")
     assert ftp.getmultiline().startswith("257")
+    burst = b"".join(b"MKD d%d\r\n" % i for i in range(3000)) + b"CWD d2999\r\nPW"
+    ftp.sock.sendall(burst)
+    time.sleep(0.2)
+    ftp.sock.sendall(b"D\r\n")
+    for i in range(3000):
+        reply = ftp.getmultiline()
+        assert reply.startswith('257 "/d%d"' % i), reply
+    assert ftp.getmultiline().startswith("250")
+    assert ftp.getmultiline().startswith('257 "/d2999"')
+    ftp.cwd("/")
     # Bare LF line endings are accepted.
     ftp.sock.sendall(b"NOOP\n")
     assert ftp.getmultiline().startswith("200")
