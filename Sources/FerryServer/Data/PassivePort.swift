@@ -15,25 +15,29 @@ import NIOPosix
 /// `linger` is closed, so idle sessions do not hold ports of the passive range.
 ///
 /// SECURITY: a port that stays the same is a port a third party can learn. So any connection nobody asked for (one
-/// between transfers, one from another address, a second one for one PASV) retires the port: between transfers it
-/// closes at once, during a transfer's wait it closes once that transfer has its connection, and the next PASV gets
-/// a fresh random port. The client that asked never makes such a connection, so reuse costs it nothing.
+/// between transfers, one from another address, a second one for one PASV) gets no data and retires the port: the
+/// port closes, and the next PASV gets a fresh random one. The client that asked never makes such a connection, so
+/// reuse costs it nothing.
 ///
-/// The socket is ferryd's own, and NIO listens on a duplicate of it. While a PASV waits for its transfer command,
-/// NIO does not accept: the command decides who takes the connection. A plain binary STOR, or RETR of a small file,
-/// accepts it here as a `DirectDataSocket`; every other transfer lets NIO accept it as before. Between transfers NIO
-/// accepts, so a stranger is seen (and the port retired) at once.
+/// The socket is ferryd's own, and NIO listens on a duplicate of it. Connections wait in the socket's queue until a
+/// transfer command decides who takes them: a plain binary STOR, or RETR of a small file, accepts the client's
+/// connection here as a `DirectDataSocket`; every other transfer lets NIO accept it. NIO accepts only while such a
+/// transfer waits for its connection, so a small download costs no epoll changes. A connection made between
+/// transfers is found in the queue by the next PASV (which retires the port and opens another) or closed with the
+/// port when it lingers out.
 final class PassivePort: Sendable {
     private struct State {
         /// The PASV waiting for its connection, if any.
         var armed: PassiveListener?
-        /// Counts arms, so a linger timer knows whether the port was used since it was set.
-        var generation = 0
+        /// When the port was last disarmed: it closes `linger` after that unless it is armed again.
+        var idleSince = NIODeadline.now()
         /// Someone connected who was not expected: not armed again.
         var retired = false
         var closed = false
-        /// The pending linger close, cancelled by the next arm or by `close` (it holds the port).
+        /// The pending linger check (at most one; it re-schedules itself while the port is in use).
         var lingerTimer: Scheduled<Void>?
+        /// Whether NIO accepts connections (only while a transfer that is not direct waits for its connection).
+        var accepting = false
         /// ferryd's own descriptor of the listening socket (NIO has a duplicate); -1 once closed.
         var socket: CInt
 
@@ -46,16 +50,17 @@ final class PassivePort: Sendable {
             return true
         }
 
-        /// Closes the connections waiting in the socket's queue. Called when no PASV waits for them: they were
-        /// made for a PASV that is over (its command failed or was replaced), or by a stranger. A stranger (another
-        /// address than `expectedPeerIP`) retires the port.
-        mutating func dropQueued(expectedPeerIP: String?) {
+        /// Closes the connections waiting in the socket's queue. Called when no PASV waits for them. When a PASV
+        /// ends without a transfer, its client's connection may wait there (`leftoversFrom` is the client's address):
+        /// it is closed quietly. Any other connection is a stranger's and retires the port; with `leftoversFrom` nil
+        /// (when a PASV arms the port, after its predecessor's leftovers were closed) every one is.
+        mutating func dropQueued(leftoversFrom clientIP: String?) {
             while self.socket >= 0 {
                 var peer = sockaddr_storage()
                 let fd = cferry_accept(self.socket, &peer, 0)
                 guard fd >= 0 else { return }
                 Glibc.close(fd)
-                if PassivePort.ipAddress(of: peer) != expectedPeerIP { self.retired = true }
+                if clientIP == nil || PassivePort.ipAddress(of: peer) != clientIP { self.retired = true }
             }
         }
 
@@ -94,6 +99,8 @@ final class PassivePort: Sendable {
         let bootstrap = ServerBootstrap(group: eventLoop)
             // One accept per wake-up: a transfer expects one connection, and a second accept4 would only say EAGAIN.
             .serverChannelOption(.maxMessagesPerRead, value: 1)
+            // Connections wait in the queue until a transfer command says who takes them (see the type's comment).
+            .serverChannelOption(.autoRead, value: false)
             .childChannelOption(.recvAllocator, value: DataChannelSettings.receiveAllocator)
             .childChannelOption(.maxMessagesPerRead, value: DataChannelSettings.maxMessagesPerRead)
             .childChannelInitializer { child in
@@ -144,33 +151,33 @@ final class PassivePort: Sendable {
         acceptTimeout: TimeAmount
     ) -> PassiveListener? {
         let eventLoop = self.channel.eventLoop
-        let armed: (listener: PassiveListener, previous: PassiveListener?)? = self.state.withLockedValue { state in
-            // Nothing queued now can be for this PASV: the client learns the port from its reply.
-            state.dropQueued(expectedPeerIP: peer.ipAddress)
-            guard !state.closed, !state.retired else { return nil }
-            state.lingerTimer?.cancel()
-            state.lingerTimer = nil
-            let listener = PassiveListener(
-                owner: self,
-                expectedPeerIP: peer.ipAddress,
-                settings: settings,
-                acceptTimeout: acceptTimeout,
-                accepted: eventLoop.makePromise(of: DataChannel.self)
-            )
-            defer {
-                state.armed = listener
-                state.generation += 1
+        let armed: (listener: PassiveListener, previous: PassiveListener?, stopAccepting: Bool)? = self.state
+            .withLockedValue { state in
+                // Nothing queued now can be for this PASV (the client learns the port from its reply), nor for the
+                // one before (closed when it ended): it connected between transfers.
+                state.dropQueued(leftoversFrom: nil)
+                guard !state.closed, !state.retired else { return nil }
+                let listener = PassiveListener(
+                    owner: self,
+                    expectedPeerIP: peer.ipAddress,
+                    settings: settings,
+                    acceptTimeout: acceptTimeout,
+                    accepted: eventLoop.makePromise(of: DataChannel.self)
+                )
+                defer {
+                    state.armed = listener
+                    state.accepting = false
+                }
+                return (listener, state.armed, state.accepting)
             }
-            return (listener, state.armed)
-        }
-        guard let (listener, previous) = armed else { return nil }
+        guard let (listener, previous, stopAccepting) = armed else { return nil }
         previous?.close()
         // Until the transfer command says who accepts (see the type's comment).
-        self.setAccepting(false)
+        if stopAccepting { self.setAutoRead(false) }
         listener.accepted.futureResult.whenComplete { result in
             // Not taken (timed out, replaced, its command failed): the client's connection for it may be queued.
             if case .failure = result, !listener.taken {
-                self.state.withLockedValue { $0.dropQueued(expectedPeerIP: peer.ipAddress) }
+                self.state.withLockedValue { $0.dropQueued(leftoversFrom: peer.ipAddress) }
             }
             self.disarm(listener)
         }
@@ -180,7 +187,7 @@ final class PassivePort: Sendable {
     /// Stops expecting `listener`'s connection and closes the port if it is not armed again within the linger time
     /// (at once if it was retired).
     private func disarm(_ listener: PassiveListener) {
-        enum Next { case linger(Int), closeNow, nothing }
+        enum Next { case linger(stopAccepting: Bool, startTimer: Bool), closeNow, nothing }
         let next: Next = self.state.withLockedValue { state in
             guard state.armed === listener else { return .nothing }
             state.armed = nil
@@ -189,31 +196,43 @@ final class PassivePort: Sendable {
                 state.markClosed()
                 return .closeNow
             }
-            return .linger(state.generation)
+            state.idleSince = .now()
+            defer { state.accepting = false }
+            return .linger(stopAccepting: state.accepting, startTimer: state.lingerTimer == nil)
         }
         switch next {
         case .nothing:
             return
         case .closeNow:
             self.channel.close(promise: nil)
-        case .linger(let generation):
-            self.setAccepting(true)
-            let timer = self.channel.eventLoop.scheduleTask(in: self.linger) {
-                let unused = self.state.withLockedValue { state in
-                    guard state.generation == generation, state.armed == nil, !state.closed else { return false }
-                    state.markClosed()
-                    return true
-                }
-                if unused { self.channel.close(promise: nil) }
+        case .linger(let stopAccepting, let startTimer):
+            if stopAccepting { self.setAutoRead(false) }
+            // One timer per linger period, not one per transfer: it checks, and re-schedules while the port is used.
+            if startTimer { self.scheduleLingerCheck(at: .now() + self.linger) }
+        }
+    }
+
+    /// Closes the port at `deadline` if it was not armed since `idleSince` moved there; otherwise checks again later.
+    private func scheduleLingerCheck(at deadline: NIODeadline) {
+        let timer = self.channel.eventLoop.scheduleTask(deadline: deadline) {
+            enum Check { case close, later(NIODeadline), stop }
+            let check: Check = self.state.withLockedValue { state in
+                state.lingerTimer = nil
+                guard !state.closed, state.armed == nil else { return .stop }  // an armed port's disarm starts one
+                let end = state.idleSince + self.linger
+                guard NIODeadline.now() >= end else { return .later(end) }
+                state.markClosed()
+                return .close
             }
-            self.state.withLockedValue { state in
-                // Armed again or closed meanwhile (another thread): the timer is not needed.
-                if state.generation == generation && !state.closed {
-                    state.lingerTimer = timer
-                } else {
-                    timer.cancel()
-                }
+            switch check {
+            case .close: self.channel.close(promise: nil)
+            case .later(let end): self.scheduleLingerCheck(at: end)
+            case .stop: break
             }
+        }
+        self.state.withLockedValue { state in
+            // Closed meanwhile (another thread): the timer is not needed.
+            if state.closed { timer.cancel() } else { state.lingerTimer = timer }
         }
     }
 
@@ -228,9 +247,22 @@ final class PassivePort: Sendable {
         self.channel.close(promise: nil)
     }
 
-    /// Lets NIO accept connections (between transfers, and for a transfer that is not direct), or stops it.
-    fileprivate func setAccepting(_ accepting: Bool) {
-        self.channel.setOption(.autoRead, value: accepting).whenFailure { _ in }
+    /// Lets NIO accept the connection of a transfer that is not direct (until it is disarmed).
+    fileprivate func startAccepting(for listener: PassiveListener) {
+        let start = self.state.withLockedValue { state in
+            guard state.armed === listener, !state.accepting, !state.closed else { return false }
+            state.accepting = true
+            return true
+        }
+        if start { self.setAutoRead(true) }
+    }
+
+    private func setAutoRead(_ on: Bool) {
+        if self.channel.eventLoop.inEventLoop, let options = self.channel.syncOptions {
+            try? options.setOption(.autoRead, value: on)
+        } else {
+            self.channel.setOption(.autoRead, value: on).whenFailure { _ in }
+        }
     }
 
     /// Accepts a connection already queued for `listener`, itself. Connections from another
@@ -376,7 +408,7 @@ final class PassiveListener: Sendable {
     /// `acceptTimeout`: the transfer fails with 425. The time counts from the transfer command, not from the PASV
     /// (as vsftpd does): a client may connect at once and send its command later.
     func connection() async throws -> DataChannel {
-        self.owner.setAccepting(true)
+        self.owner.startAccepting(for: self)
         let timeout = self.accepted.futureResult.eventLoop.scheduleTask(in: self.acceptTimeout) {
             self.close(reason: .timedOut)
         }
