@@ -37,7 +37,8 @@ final class ControlLineHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// The next command line; nil once the client closed the connection. Throws what broke the connection (a TLS
-    /// error, say). Call from the event loop, one caller at a time.
+    /// error, say). Call from the event loop, one caller at a time. Not cancellable: a session ends when its
+    /// connection closes (at shutdown the server closes every connection after the grace period).
     func next() async throws -> FTPControlLine? {
         self.eventLoop.assertInEventLoop()
         if let line = self.take() { return line }
