@@ -27,6 +27,12 @@ enum DataConnectionError: Error, CustomStringConvertible {
 struct DataChannelSettings: Sendable {
     var idleTimeout: TimeAmount
     var connectTimeout: TimeAmount
+    /// TCP_NOTSENT_LOWAT: how many bytes not yet sent the kernel queues per data connection (0: no limit). The
+    /// bytes in flight still grow with the connection's window, so a long, fast path keeps its speed; what stays
+    /// short is the queue behind them. With 200 parallel downloads on loopback, queues of several megabytes each
+    /// cost 20-30 % of the aggregate (the copies went to memory instead of staying in cache), and they are kernel
+    /// memory a slow client pins.
+    var unsentLimit: Int = 256 << 10
     /// PROT P: the session's TLS context. The server is the TLS server on data connections in both directions
     /// (RFC 4217 §7), and the context is the control connection's, so a client can resume its TLS session.
     var tls: NIOSSLContext? = nil
@@ -37,6 +43,9 @@ struct DataChannelSettings: Sendable {
     /// one instead of allocating (and page-faulting) a fresh one.
     func configure(_ channel: Channel) throws -> DataChannel {
         let sync = channel.pipeline.syncOperations
+        if self.unsentLimit > 0 {
+            try channel.syncOptions?.setOption(Self.notSentLowWatermark, value: SocketOptionValue(self.unsentLimit))
+        }
         if let tls = self.tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
         try sync.addHandler(IdleStateHandler(allTimeout: self.idleTimeout))
         try sync.addHandler(DataIdleHandler())
@@ -48,6 +57,11 @@ struct DataChannelSettings: Sendable {
             )
         )
     }
+
+    private static let notSentLowWatermark = ChannelOptions.Types.SocketOption(
+        level: SocketOptionLevel(IPPROTO_TCP),
+        name: SocketOptionName(TCP_NOTSENT_LOWAT)
+    )
 
     static let receiveAllocator = AdaptiveRecvByteBufferAllocator(minimum: 4096, initial: 256 << 10, maximum: 1 << 20)
     /// Reads per event-loop turn, which is also how many receive buffers NIO keeps for reuse. Uploads copy what they

@@ -57,6 +57,9 @@ public struct ServerConfiguration: Sendable {
     public var maximumConcurrentChecksums = 4
     /// Bytes read from disk per I/O call during downloads (two chunks per download are in memory at most).
     public var transferChunkSize: Int = 1 << 20
+    /// Bytes not yet sent that the kernel queues per data connection (TCP_NOTSENT_LOWAT; 0: the kernel's default,
+    /// as much as the send buffer holds). See `DataChannelSettings.unsentLimit`.
+    public var dataUnsentLimit: Int = 256 << 10
     /// Bytes of an upload collected before they are written in one trip to the I/O pool. An upload holds two
     /// buffers of this size (one being written while the other fills). Measured on tmpfs with received bytes copied
     /// into them: 256 KiB, 1 MiB and 4 MiB all about 2.0-2.3 GB/s; 1 MiB keeps 200 concurrent uploads at 400 MiB.

@@ -68,7 +68,8 @@ final class ServerContext: Sendable {
     var dataSettings: DataChannelSettings {
         DataChannelSettings(
             idleTimeout: TimeAmount(self.configuration.dataIdleTimeout),
-            connectTimeout: TimeAmount(self.configuration.dataConnectionTimeout)
+            connectTimeout: TimeAmount(self.configuration.dataConnectionTimeout),
+            unsentLimit: self.configuration.dataUnsentLimit
         )
     }
 }
