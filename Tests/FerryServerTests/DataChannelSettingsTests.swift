@@ -43,3 +43,19 @@ struct DataChannelSettingsTests {
         #expect(unset != 256 << 10 && unset != 64 << 10)
     }
 }
+
+@Suite("unsent-bytes limit")
+struct UnsentLimitTests {
+    @Test("a data connection opened while enough transfers run gets the limit; a lone one keeps the full buffer")
+    func threshold() {
+        var configuration = ServerConfiguration()
+        #expect(configuration.unsentLimit(whileRunning: 0) == 0)
+        #expect(configuration.unsentLimit(whileRunning: 3) == 0)
+        #expect(configuration.unsentLimit(whileRunning: 4) == 256 << 10)
+        #expect(configuration.unsentLimit(whileRunning: 200) == 256 << 10)
+        configuration.dataUnsentLimitTransfers = 0
+        #expect(configuration.unsentLimit(whileRunning: 0) == 256 << 10)
+        configuration.dataUnsentLimit = 0
+        #expect(configuration.unsentLimit(whileRunning: 200) == 0)
+    }
+}

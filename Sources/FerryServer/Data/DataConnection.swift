@@ -27,11 +27,11 @@ enum DataConnectionError: Error, CustomStringConvertible {
 struct DataChannelSettings: Sendable {
     var idleTimeout: TimeAmount
     var connectTimeout: TimeAmount
-    /// TCP_NOTSENT_LOWAT: how many bytes not yet sent the kernel queues per data connection (0: no limit). The
+    /// TCP_NOTSENT_LOWAT: how many bytes not yet sent the kernel queues on this data connection (0: no limit). The
     /// bytes in flight still grow with the connection's window, so a long, fast path keeps its speed; what stays
     /// short is the queue behind them. With 200 parallel downloads on loopback, queues of several megabytes each
     /// cost 20-30 % of the aggregate (the copies went to memory instead of staying in cache), and they are kernel
-    /// memory a slow client pins.
+    /// memory a slow client pins. The server sets it when several transfers run (`ServerConfiguration`).
     var unsentLimit: Int = 256 << 10
     /// PROT P: the session's TLS context. The server is the TLS server on data connections in both directions
     /// (RFC 4217 §7), and the context is the control connection's, so a client can resume its TLS session.

@@ -40,6 +40,11 @@ final class MemoryReclaimer: Sendable {
         }
     }
 
+    /// Transfers running now, server-wide.
+    var runningTransfers: Int {
+        self.state.withLockedValue { $0.running }
+    }
+
     func transferStarted() {
         self.state.withLockedValue { state in
             state.running += 1

@@ -57,9 +57,18 @@ public struct ServerConfiguration: Sendable {
     public var maximumConcurrentChecksums = 4
     /// Bytes read from disk per I/O call during downloads (two chunks per download are in memory at most).
     public var transferChunkSize: Int = 1 << 20
-    /// Bytes not yet sent that the kernel queues per data connection (TCP_NOTSENT_LOWAT; 0: the kernel's default,
-    /// as much as the send buffer holds). See `DataChannelSettings.unsentLimit`.
+    /// Bytes not yet sent that the kernel queues per data connection (TCP_NOTSENT_LOWAT), for connections opened
+    /// while at least `dataUnsentLimitTransfers` transfers run; the others keep the kernel's default, as much as the
+    /// send buffer holds. 0 turns the limit off. See `DataChannelSettings.unsentLimit`.
     public var dataUnsentLimit: Int = 256 << 10
+    /// How many transfers must be running for a new data connection to get `dataUnsentLimit` (0: every one). A lone
+    /// download keeps the full buffer: on loopback the limit cost one 1 GiB download 5-15 % (a wake-up per 256 KiB).
+    public var dataUnsentLimitTransfers: Int = 4
+
+    /// The unsent-bytes limit for a data connection opened while `transfers` run (0: none).
+    func unsentLimit(whileRunning transfers: Int) -> Int {
+        transfers >= self.dataUnsentLimitTransfers ? self.dataUnsentLimit : 0
+    }
     /// Bytes of an upload collected before they are written in one trip to the I/O pool. An upload holds two
     /// buffers of this size (one being written while the other fills). Measured on tmpfs with received bytes copied
     /// into them: 256 KiB, 1 MiB and 4 MiB all about 2.0-2.3 GB/s; 1 MiB keeps 200 concurrent uploads at 400 MiB.

@@ -69,7 +69,7 @@ final class ServerContext: Sendable {
         DataChannelSettings(
             idleTimeout: TimeAmount(self.configuration.dataIdleTimeout),
             connectTimeout: TimeAmount(self.configuration.dataConnectionTimeout),
-            unsentLimit: self.configuration.dataUnsentLimit
+            unsentLimit: self.configuration.unsentLimit(whileRunning: self.memory.runningTransfers)
         )
     }
 }
