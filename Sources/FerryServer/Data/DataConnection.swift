@@ -32,7 +32,7 @@ struct DataChannelSettings: Sendable {
     /// short is the queue behind them. With 200 parallel downloads on loopback, queues of several megabytes each
     /// cost 20-30 % of the aggregate (the copies went to memory instead of staying in cache), and they are kernel
     /// memory a slow client pins. The server sets it when several transfers run (`ServerConfiguration`).
-    var unsentLimit: Int = 256 << 10
+    var unsentLimit: Int = 0
     /// PROT P: the session's TLS context. The server is the TLS server on data connections in both directions
     /// (RFC 4217 §7), and the context is the control connection's, so a client can resume its TLS session.
     var tls: NIOSSLContext? = nil
@@ -44,7 +44,8 @@ struct DataChannelSettings: Sendable {
     func configure(_ channel: Channel) throws -> DataChannel {
         let sync = channel.pipeline.syncOperations
         if self.unsentLimit > 0 {
-            try channel.syncOptions?.setOption(Self.notSentLowWatermark, value: SocketOptionValue(self.unsentLimit))
+            // A tuning limit: a kernel without it serves the transfer all the same.
+            try? channel.syncOptions?.setOption(Self.notSentLowWatermark, value: SocketOptionValue(self.unsentLimit))
         }
         if let tls = self.tls { try sync.addHandler(NIOSSLServerHandler(context: tls)) }
         try sync.addHandler(IdleStateHandler(allTimeout: self.idleTimeout))
