@@ -64,11 +64,6 @@ public struct ServerConfiguration: Sendable {
     /// How many transfers must be running for a new data connection to get `dataUnsentLimit` (0: every one). A lone
     /// download keeps the full buffer: on loopback the limit cost one 1 GiB download 5-15 % (a wake-up per 256 KiB).
     public var dataUnsentLimitTransfers: Int = 4
-
-    /// The unsent-bytes limit for a data connection opened while `transfers` run (0: none).
-    func unsentLimit(whileRunning transfers: Int) -> Int {
-        transfers >= self.dataUnsentLimitTransfers ? self.dataUnsentLimit : 0
-    }
     /// Bytes of an upload collected before they are written in one trip to the I/O pool. An upload holds two
     /// buffers of this size (one being written while the other fills). Measured on tmpfs with received bytes copied
     /// into them: 256 KiB, 1 MiB and 4 MiB all about 2.0-2.3 GB/s; 1 MiB keeps 200 concurrent uploads at 400 MiB.
@@ -132,6 +127,11 @@ public struct ServerConfiguration: Sendable {
     }
 
     public init() {}
+
+    /// The unsent-bytes limit for a data connection opened while `transfers` run (0: none).
+    func unsentLimit(whileRunning transfers: Int) -> Int {
+        transfers >= self.dataUnsentLimitTransfers ? self.dataUnsentLimit : 0
+    }
 
     /// The user store inside the data folder.
     public var databasePath: String { self.dataDirectory + "/ferry.sqlite" }

@@ -47,11 +47,10 @@ final class ControlLineHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return try await withUnsafeThrowingContinuation { self.waiter = $0 }
     }
 
-    /// Takes a queued line, decoding held-back bytes and reading on when there is room again.
+    /// Takes a queued line, decoding held-back bytes into the room it leaves and reading on when there is room.
     private func take() -> FTPControlLine? {
-        if self.lines.isEmpty { self.decodeReceived() }
         guard let line = self.lines.popFirst() else { return nil }
-        if self.lines.isEmpty { self.decodeReceived() }
+        self.decodeReceived()
         if self.readHeldBack, self.lines.count < Self.highWatermark, !self.ended {
             self.readHeldBack = false
             self.context?.read()
