@@ -95,6 +95,9 @@ public struct FTPLineDecoder: ByteToMessageDecoder, Sendable {
                 index += 3  // WILL/WONT/DO/DONT + option
             case let command? where command >= 0xF0:
                 index += 2  // IP, DM, AO, ...
+                // A Synch sent with its IAC as urgent data reaches a socket without SO_OOBINLINE as `IAC IP DM`:
+                // the DM arrives without its IAC. It is a Telnet byte, not part of the command (RFC 854).
+                if command == 0xF4, index < bytes.count, bytes[index] == 0xF2 { index += 1 }
             default:
                 index += 1  // A lone IAC (its DM went out-of-band): drop it.
             }

@@ -176,6 +176,12 @@ struct FTPLineDecoderTests {
 
 @Suite("FTPLineDecoder Telnet handling")
 struct FTPLineDecoderTelnetTests {
+    /// `IAC IP DM ABOR`: a Synch whose IAC went as urgent data to a socket without SO_OOBINLINE; the DM that
+    /// arrives alone is a Telnet byte, not part of the command.
+    @Test func synchWithoutItsIAC() throws {
+        #expect(try decodeAll([IAC, IP, DM] + bytes("ABOR\r\n")) == [.line("ABOR")])
+    }
+
     /// `IAC IP IAC DM ABOR`: what curl and many clients send before ABOR.
     @Test func interruptProcessAndDataMarkBeforeABOR() throws {
         #expect(try decodeAll([IAC, IP, IAC, DM] + bytes("ABOR\r\n")) == [.line("ABOR")])

@@ -47,6 +47,23 @@ final class ControlLineHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return try await withUnsafeThrowingContinuation { self.waiter = $0 }
     }
 
+    /// Forgets every line queued and every byte received but not yet taken by the session, and any partial line.
+    ///
+    /// SECURITY (STARTTLS command injection, CVE-2011-0411 class): whatever the client sent in clear after `AUTH TLS`
+    /// and before the TLS handshake must never run as if it had come over TLS. The session calls this in the same
+    /// event-loop tick as it puts the TLS handler in front of this one, so from then on only decrypted bytes reach
+    /// the decoder.
+    func discardUnread() {
+        self.eventLoop.assertInEventLoop()
+        self.lines.removeAll()
+        self.received = nil
+        self.decoder = FTPLineDecoder(maximumLineLength: self.decoder.maximumLineLength)
+        if self.readHeldBack, !self.ended {
+            self.readHeldBack = false
+            self.context?.read()
+        }
+    }
+
     /// Takes a queued line, decoding held-back bytes into the room it leaves and reading on when there is room.
     private func take() -> FTPControlLine? {
         guard let line = self.lines.popFirst() else { return nil }

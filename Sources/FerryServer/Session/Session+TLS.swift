@@ -49,20 +49,27 @@ extension Session {
         self.tlsContext = context
         self.login = .awaitingUser
         let reply = FTPReply(.securityExchangeOK, "AUTH \(mechanism.uppercased()) successful.")
-        try? await Self.startTLS(on: self.control, context: context, after: reply).get()
+        try? await Self.startTLS(on: self.control, lines: self.lines, context: context, after: reply).get()
         self.logger.info("tls started", metadata: ["mechanism": "\(mechanism.uppercased())"])
     }
 
     /// Writes `reply` in clear, then puts the TLS handler in front of the line decoder in the same event-loop
-    /// tick, before the client's ClientHello can be read.
+    /// tick, before the client's ClientHello can be read, and drops every line and byte that arrived in clear
+    /// after the AUTH command (see `ControlLineHandler.discardUnread`).
     ///
     /// Both steps run inside one task on the event loop: registering the install on the write's future from
     /// another thread could find the write already done, and the install would then run in a later tick, after the
     /// client's ClientHello (sent as soon as it reads 234) had been read as a command line and lost — a handshake
     /// that never completes. Seen under load.
-    static func startTLS(on channel: Channel, context: NIOSSLContext, after reply: FTPReply) -> EventLoopFuture<Void> {
+    static func startTLS(
+        on channel: Channel,
+        lines: NIOLoopBound<ControlLineHandler>,
+        context: NIOSSLContext,
+        after reply: FTPReply
+    ) -> EventLoopFuture<Void> {
         channel.eventLoop.flatSubmit {
             channel.writeAndFlush(ByteBuffer(string: reply.wireFormat)).flatMapThrowing {
+                lines.value.discardUnread()
                 try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context), position: .first)
             }.flatMapErrorThrowing { error in
                 channel.close(promise: nil)
