@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -22,6 +23,9 @@ public final class Authenticator: Sendable {
     public let algorithm: PasswordHashAlgorithm
     /// The most hash computations that run at the same time.
     public let maxConcurrentHashes: Int
+    /// The most logins that may wait for (or run) a hash at once; `login` answers `.busy` beyond it.
+    public let maxQueuedHashes: Int
+    private let queue = NIOLockedValueBox(0)
 
     /// Recently verified credentials.
     public let credentialCache: CredentialCache
@@ -45,6 +49,7 @@ public final class Authenticator: Sendable {
         store: UserStore,
         algorithm: PasswordHashAlgorithm = .recommended,
         maxConcurrentHashes: Int = 2,
+        maxQueuedHashes: Int = 64,
         credentialCache: CredentialCache = CredentialCache(),
         logger: Logger
     ) {
@@ -52,6 +57,7 @@ public final class Authenticator: Sendable {
         self.credentialCache = credentialCache
         self.algorithm = algorithm
         self.maxConcurrentHashes = max(1, maxConcurrentHashes)
+        self.maxQueuedHashes = max(1, maxQueuedHashes)
         self.logger = logger
         // Random salt and key: no password matches, but verifying against it costs the same as a real hash.
         self.dummyHash = PasswordHasher.dummyHash(algorithm: algorithm)
@@ -74,7 +80,29 @@ public final class Authenticator: Sendable {
         }
     }
 
-    /// Checks a user name and password.
+    /// What a login attempt came to.
+    public enum LoginOutcome: Sendable {
+        case success(UserRecord)
+        /// Wrong password, unknown or invalid name, or a database failure. `knownUser` tells whether the name is a
+        /// user's, for the operator's log only (people type passwords into USER; unknown names are not logged).
+        case failure(knownUser: Bool)
+        /// `maxQueuedHashes` logins already wait for a hash: this one was not checked (the client should retry).
+        case busy
+    }
+
+    /// Checks a user name and password, unless too many logins already wait for the hashing threads.
+    public func login(name: String, password: Password) async -> LoginOutcome {
+        let admitted = self.queue.withLockedValue { waiting in
+            guard waiting < self.maxQueuedHashes else { return false }
+            waiting += 1
+            return true
+        }
+        guard admitted else { return .busy }
+        defer { self.queue.withLockedValue { $0 -= 1 } }
+        return await self.check(name: name, password: password)
+    }
+
+    /// Checks a user name and password (not bounded by `maxQueuedHashes`; sessions use `login`).
     ///
     /// On success, when the stored hash was made with another algorithm or other parameters than ``algorithm``,
     /// the password is re-hashed with ``algorithm`` and stored; a failure there is logged and does not fail the login.
@@ -85,6 +113,11 @@ public final class Authenticator: Sendable {
     /// - Returns: The user's record, or nil when the name is invalid or unknown, the password is wrong, or the
     ///   database failed (logged as an error). All of these take the same hashing work.
     public func authenticate(name: String, password: Password) async -> UserRecord? {
+        if case .success(let record) = await self.check(name: name, password: password) { return record }
+        return nil
+    }
+
+    private func check(name: String, password: Password) async -> LoginOutcome {
         var record: UserRecord?
         do throws(UserStoreError) {
             try UserName.validate(name)
@@ -102,26 +135,28 @@ public final class Authenticator: Sendable {
             self.logger.warning("stored password hash is not usable", metadata: ["user": "\(record.name)"])
             encoded = self.dummyHash
         }
-        let matches: Bool
-        if let record, encoded == record.passwordHash {
-            let stored = encoded
-            matches = await self.credentialCache.verify(user: record.name, password: password, storedHash: stored) {
-                await self.verifyOnPool(password, against: stored)
-            }
-        } else {
-            matches = await self.verifyOnPool(password, against: encoded)
+        // SECURITY: every check goes through the cache, known user or not. The cache lets identical checks that
+        // arrive together share one hash; if only known users' did, a burst of identical wrong guesses would come
+        // back faster for a name that exists (timing enumeration). Unknown names are checked against the dummy
+        // hash under their own name, which never matches, so nothing about them is ever remembered.
+        let stored = encoded
+        let matches = await self.credentialCache.verify(
+            user: record?.name ?? name,
+            password: password,
+            storedHash: stored
+        ) {
+            await self.verifyOnPool(password, against: stored)
         }
 
         guard var record, matches, encoded == record.passwordHash else {
-            self.logger.debug("authentication failed", metadata: ["user": "\(name)"])
-            return nil
+            return .failure(knownUser: record != nil)
         }
         if PasswordHasher.algorithm(of: record.passwordHash) != self.algorithm {
             if let upgraded = await self.upgradeHash(of: record, password: password) {
                 record.passwordHash = upgraded
             }
         }
-        return record
+        return .success(record)
     }
 
     /// Hashes a new password with ``algorithm`` on the hashing pool, e.g. for the admin commands.

@@ -47,6 +47,18 @@ extension Ferryd {
         @Option(name: .customLong("max-sessions-per-user"), help: "Most logged-in sessions at once of one user.")
         var maxSessionsPerUser: Int = 32
 
+        @Option(
+            name: .customLong("max-connection-rate-per-ip"),
+            help: "New connections per second from one IP address (IPv6: one /64), bursts of 4x (0: no limit)."
+        )
+        var maxConnectionRatePerIP: Double = 50
+
+        @Option(
+            name: .customLong("max-queued-logins"),
+            help: "Logins that may wait for a password check at once; more get 421 (each check is a memory-hard hash)."
+        )
+        var maxQueuedLogins: Int = 64
+
         @Option(name: .customLong("ban-after"), help: "Failed logins from one address before it is banned.")
         var banAfter: Int = 10
 
@@ -106,16 +118,28 @@ extension Ferryd {
 
         func validate() throws {
             guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0-65535") }
-            guard self.idleTimeout > 0 else { throw ValidationError("--idle-timeout must be positive") }
+            // Durations are bounded: a huge value would overflow the deadline arithmetic (nanoseconds in an Int64).
+            guard (1...31_536_000).contains(self.idleTimeout) else {
+                throw ValidationError("--idle-timeout must be between 1 and 31536000 seconds (a year)")
+            }
+            guard (1...31_536_000).contains(self.banTime) else {
+                throw ValidationError("--ban-time must be between 1 and 31536000 seconds (a year)")
+            }
+            guard (0...31_536_000).contains(self.credentialCacheTTL) else {
+                throw ValidationError("--credential-cache-ttl must be between 0 and 31536000 seconds")
+            }
+            guard self.maxConnectionRatePerIP >= 0, self.maxConnectionRatePerIP <= 1_000_000 else {
+                throw ValidationError("--max-connection-rate-per-ip must be between 0 and 1000000")
+            }
+            guard (1...1_000_000).contains(self.maxQueuedLogins) else {
+                throw ValidationError("--max-queued-logins must be between 1 and 1000000")
+            }
             for (flag, value) in [
                 ("--max-connections", self.maxConnections), ("--max-connections-per-ip", self.maxConnectionsPerIP),
                 ("--max-sessions-per-user", self.maxSessionsPerUser), ("--ban-after", self.banAfter),
                 ("--ban-time", self.banTime),
             ] where value < 1 {
                 throw ValidationError("\(flag) must be at least 1")
-            }
-            guard self.credentialCacheTTL >= 0 else {
-                throw ValidationError("--credential-cache-ttl must be 0 or more")
             }
             guard (0...1024).contains(self.directUploads) else {
                 throw ValidationError("--direct-uploads must be between 0 and 1024")
@@ -179,6 +203,9 @@ extension Ferryd {
             configuration.maximumSessionsPerUser = self.maxSessionsPerUser
             configuration.failuresBeforeBan = self.banAfter
             configuration.banDuration = .seconds(self.banTime)
+            configuration.maximumConnectionRatePerAddress = self.maxConnectionRatePerIP
+            configuration.connectionBurstPerAddress = self.maxConnectionRatePerIP * 4
+            configuration.maximumQueuedHashes = self.maxQueuedLogins
             configuration.tls = Self.tlsPolicy(self.tls) ?? .automatic
             configuration.tlsData = ServerConfiguration.DataProtectionPolicy(rawValue: self.tlsData) ?? .optional
             configuration.tlsCertificatePath = self.tlsCert
@@ -192,6 +219,7 @@ extension Ferryd {
                 store: store,
                 algorithm: configuration.passwordAlgorithm,
                 maxConcurrentHashes: configuration.maximumConcurrentHashes,
+                maxQueuedHashes: configuration.maximumQueuedHashes,
                 credentialCache: CredentialCache(timeToLive: .seconds(self.credentialCacheTTL)),
                 logger: logger
             )

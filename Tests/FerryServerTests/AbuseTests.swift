@@ -18,7 +18,7 @@ struct AbuseTests {
         }
     }
 
-    @Test("failed logins from one address lead to a temporary ban; a success clears the count")
+    @Test("failed logins from one address lead to a temporary ban; a success does not clear the count")
     func ban() async throws {
         try await withServer(configure: {
             $0.failuresBeforeBan = 4

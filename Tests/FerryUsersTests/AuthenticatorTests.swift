@@ -130,12 +130,56 @@ struct AuthenticatorTests {
         }
     }
 
+    @Test("identical wrong guesses cost the same hashes for a known and an unknown user (no timing enumeration)")
+    func identicalGuessesCostTheSame() async throws {
+        try await withAuthenticator { authenticator, store, _ in
+            let hash = try await authenticator.hashNewPassword(Password(Self.secret))
+            try await store.add(name: "bob", passwordHash: hash, home: nil, quotaBytes: nil, quotaFiles: nil)
+            var costs: [Int] = []
+            for name in ["bob", "ghost"] {
+                let before = authenticator.statistics.verifications
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<6 {
+                        group.addTask { _ = await authenticator.authenticate(name: name, password: "same guess") }
+                    }
+                }
+                costs.append(authenticator.statistics.verifications - before)
+            }
+            // Merging identical checks must not depend on whether the name exists.
+            #expect(costs[0] == costs[1], "hashes for 6 identical guesses: known \(costs[0]), unknown \(costs[1])")
+        }
+    }
+
+    @Test("logins beyond the hash queue are refused as busy, not queued without bound")
+    func queueBound() async throws {
+        try await withAuthenticator(maxConcurrentHashes: 1, maxQueuedHashes: 2) { authenticator, _, _ in
+            let outcomes = await withTaskGroup(of: String.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        switch await authenticator.login(name: "ghost", password: Password("guess \(index)")) {
+                        case .busy: return "busy"
+                        case .failure: return "failure"
+                        case .success: return "success"
+                        }
+                    }
+                }
+                return await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(outcomes.contains("busy"))
+            #expect(outcomes.filter { $0 == "failure" }.count >= 2)
+            #expect(authenticator.statistics.verifications <= 8 - outcomes.filter { $0 == "busy" }.count)
+        }
+    }
+
     @Test("a single-thread authenticator never runs two hashes at once")
     func singleThread() async throws {
         try await withAuthenticator(maxConcurrentHashes: 1) { authenticator, _, _ in
             await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<4 {
-                    group.addTask { _ = await authenticator.authenticate(name: "ghost", password: "pw") }
+                // Four different guesses: identical ones would share one hash (see `identicalGuessesCostTheSame`).
+                for index in 0..<4 {
+                    group.addTask {
+                        _ = await authenticator.authenticate(name: "ghost", password: Password("pw\(index)"))
+                    }
                 }
             }
             #expect(authenticator.statistics.peakRunning == 1)

@@ -32,6 +32,7 @@ func withStore<T>(_ body: (UserStore, String) async throws -> T) async throws ->
 func withAuthenticator<T>(
     algorithm: PasswordHashAlgorithm = cheapScrypt,
     maxConcurrentHashes: Int = 2,
+    maxQueuedHashes: Int = 64,
     credentialCache: CredentialCache = CredentialCache(),
     _ body: (Authenticator, UserStore, LogCapture) async throws -> T
 ) async throws -> T {
@@ -42,6 +43,7 @@ func withAuthenticator<T>(
             store: store,
             algorithm: algorithm,
             maxConcurrentHashes: maxConcurrentHashes,
+            maxQueuedHashes: maxQueuedHashes,
             credentialCache: credentialCache,
             logger: logger
         )

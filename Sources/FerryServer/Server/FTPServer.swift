@@ -129,9 +129,11 @@ public final class FTPServer: Service, Sendable {
             try await self.serve(plain: plain, implicit: implicit)
         } catch {
             await context.directUploads.shutdown()
+            await context.bulkIO.shutdown()
             throw error
         }
         await context.directUploads.shutdown()
+        await context.bulkIO.shutdown()
         logger.info("stopped")
     }
 
@@ -178,6 +180,10 @@ public final class FTPServer: Service, Sendable {
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Urgent data stays in the stream. Python's ftplib sends `ABOR\r\n` as urgent data: without this the
+            // kernel takes its last byte out of the stream, the line never ends and the client hangs (vsftpd sets
+            // it too). Telnet's Synch (`IAC IP IAC DM`) then arrives whole and the line decoder drops it.
+            .childChannelOption(.socketOption(.init(rawValue: SO_OOBINLINE)), value: 1)
             .bind(host: configuration.host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(tls.makeServerHandler()) }
@@ -201,8 +207,14 @@ public final class FTPServer: Service, Sendable {
                     let executor = EventLoopTaskExecutor(connection.channel.eventLoop)
                     group.addTask(executorPreference: executor) {
                         // Each session catches its own errors: one client never takes the server down.
-                        let address = connection.channel.remoteAddress?.ipAddress ?? "?"
-                        let admission = context.abuseGuard.admitConnection(from: address)
+                        let address =
+                            connection.channel.remoteAddress.flatMap {
+                                ClientAddress($0, ipv6PrefixLength: context.configuration.ipv6PrefixLength)
+                            } ?? ClientAddress(key: "?")
+                        // The operator's own machine (loopback by default) is not rate limited: local tools and
+                        // benchmarks open bursts of connections on purpose.
+                        let local = connection.channel.remoteAddress.map(context.configuration.isLocal) ?? false
+                        let admission = context.abuseGuard.admitConnection(from: address, rateLimited: !local)
                         defer { connection.channel.close(promise: nil) }
                         guard admission == .admitted else {
                             if case .refused(let text) = admission {

@@ -1,3 +1,4 @@
+import FerryProtocol
 import FerryUsers
 import NIOCore
 
@@ -36,6 +37,8 @@ public struct ServerConfiguration: Sendable {
     public var passwordAlgorithm: PasswordHashAlgorithm = .recommended
     /// Most password hashes computed at once (each scrypt hash holds 32 MiB).
     public var maximumConcurrentHashes: Int = 2
+    /// Most logins waiting for (or running) a password hash at once; further logins get 421 (see `Authenticator`).
+    public var maximumQueuedHashes: Int = 64
     /// Delay before a failed login is answered, to slow down guessing; it doubles with every further failure
     /// from the same address, up to `maximumFailedLoginDelay`.
     public var failedLoginDelay: Duration = .seconds(1)
@@ -50,11 +53,25 @@ public struct ServerConfiguration: Sendable {
     public var maximumConnections: Int = 10_000
     public var maximumConnectionsPerAddress: Int = 64
     public var maximumSessionsPerUser: Int = 32
+    /// New connections per second accepted from one address (0: no limit), with bursts up to
+    /// `connectionBurstPerAddress`; faster ones get 421 before any TLS handshake or session exists. Local clients
+    /// (`isLocal`: loopback by default) are not rate limited.
+    public var maximumConnectionRatePerAddress: Double = 50
+    public var connectionBurstPerAddress: Double = 200
+    /// IPv6 clients are counted by this prefix (limits, bans, login failures): one host usually owns a whole /64.
+    public var ipv6PrefixLength: Int = ClientAddress.defaultIPv6PrefixLength
     /// Recount every home at start-up (homes may have changed while the server was down) and remove stale
     /// temporary uploads.
     public var reconcileUsageAtStartup = true
-    /// Most checksum computations (HASH, XSHA256, …) running at once; more get 450 and may retry.
-    public var maximumConcurrentChecksums = 4
+    /// Most long disk operations (checksums: HASH, XSHA256, …; the copies of REST n + STOR) running or waiting at
+    /// once, and of one user; more get 450 and may retry. They run on `bulkThreads` threads of their own, so metadata
+    /// operations never wait behind them.
+    public var maximumConcurrentChecksums = 8
+    public var maximumBulkOperationsPerUser = 2
+    public var bulkThreads = 2
+    /// fsync every upload before it becomes visible, and its directory after (see `PendingUpload.commit`); off only
+    /// for scratch servers: a power loss may then leave acknowledged uploads empty.
+    public var durableUploads = true
     /// Bytes read from disk per I/O call during downloads (two chunks per download are in memory at most).
     public var transferChunkSize: Int = 1 << 20
     /// Bytes not yet sent that the kernel queues per data connection (TCP_NOTSENT_LOWAT), for connections opened

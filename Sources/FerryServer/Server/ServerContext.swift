@@ -21,8 +21,8 @@ final class ServerContext: Sendable {
     let abuseGuard: AbuseGuard
     /// The TLS contexts (nil when FTPS is off).
     let tls: TLSContextProvider?
-    /// Checksum computations running now (HASH and the X… commands), bounded by the configuration.
-    let checksumsRunning = NIOLockedValueBox(0)
+    /// Checksums and the copies of REST n + STOR, on threads of their own, bounded per user.
+    let bulkIO: BulkIO
     /// Trims the heap once a burst of transfers is over.
     let memory: MemoryReclaimer
     /// The threads of plain binary uploads spliced into their files.
@@ -46,6 +46,11 @@ final class ServerContext: Sendable {
         self.fileIO = fileIO
         self.ledger = QuotaLedger(store: store, logger: logger)
         self.directUploads = DirectUploads(capacity: configuration.directUploadThreads)
+        self.bulkIO = BulkIO(
+            threads: configuration.bulkThreads,
+            total: configuration.maximumConcurrentChecksums,
+            perUser: configuration.maximumBulkOperationsPerUser
+        )
         self.memory = MemoryReclaimer(
             eventLoop: group.next(),
             delay: configuration.memoryTrimDelay.map(TimeAmount.init),
@@ -60,7 +65,9 @@ final class ServerContext: Sendable {
                 maximumFailedLoginDelay: configuration.maximumFailedLoginDelay,
                 failuresBeforeBan: configuration.failuresBeforeBan,
                 banDuration: configuration.banDuration,
-                failureWindow: configuration.failureWindow
+                failureWindow: configuration.failureWindow,
+                connectionRate: configuration.maximumConnectionRatePerAddress,
+                connectionBurst: configuration.connectionBurstPerAddress
             )
         )
     }

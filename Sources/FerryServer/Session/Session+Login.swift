@@ -33,14 +33,32 @@ extension Session {
             return
         }
         self.login = .awaitingUser
-        let record = await self.context.authenticator.authenticate(name: name, password: Password(password.value))
-        let address = self.peer.ipAddress ?? "?"
+        let outcome = await self.context.authenticator.login(name: name, password: Password(password.value))
+        let address = self.clientAddress
+        var record: UserRecord? = nil
+        var knownUser = false
+        switch outcome {
+        case .busy:
+            // Bounded work per login attempt: the queue of password hashes is full (a flood of logins).
+            self.logger.warning("login refused: too many logins waiting for a password check")
+            self.handle.closeWithReply(FTPReply(.serviceNotAvailable, "Server busy, try again later.").wireFormat)
+            return
+        case .success(let user):
+            record = user
+            knownUser = true
+        case .failure(let known):
+            knownUser = known
+        }
         guard let record, let jail = await self.openJail(for: record) else {
             self.failedLogins += 1
-            let (delay, banned) = self.context.abuseGuard.loginFailed(from: address)
+            let (delay, banned) = self.context.abuseGuard.loginFailed(from: address, user: name)
+            // SECURITY: people type passwords into USER; a name that is no user's is not written to the log.
             self.logger.notice(
                 "login failed",
-                metadata: ["user": "\(name)", "attempt": "\(self.failedLogins)", "banned": "\(banned)"]
+                metadata: [
+                    "user": knownUser ? "\(name)" : "(unknown)", "attempt": "\(self.failedLogins)",
+                    "banned": "\(banned)",
+                ]
             )
             // Slow down guessing: the same (growing) delay for unknown users and wrong passwords.
             // An event-loop timer, not Task.sleep: nothing in a session waits for Swift's global pool.
@@ -56,7 +74,7 @@ extension Session {
             }
             return
         }
-        self.context.abuseGuard.loginSucceeded(from: address)
+        self.context.abuseGuard.loginSucceeded(from: address, user: name)
         guard self.context.abuseGuard.admitSession(of: record.name) else {
             self.logger.notice("session limit reached", metadata: ["user": "\(record.name)"])
             self.handle.closeWithReply(

@@ -18,13 +18,15 @@ final class Session {
     /// The control connection; replies are written to it directly (see `send`).
     let control: Channel
     /// The commands arriving on it.
-    private let lines: NIOLoopBound<ControlLineHandler>
+    let lines: NIOLoopBound<ControlLineHandler>
     let handle: SessionHandle
     /// The control connection's event loop as a task executor: the session task and its transfers run there.
     let executor: EventLoopTaskExecutor
     var logger: Logger
     let peer: SocketAddress
     let local: SocketAddress
+    /// The client as limits and bans count it (see `ClientAddress`).
+    let clientAddress: ClientAddress
 
     // Protocol state, changed only by this task.
     var login = LoginState.awaitingUser
@@ -80,6 +82,9 @@ final class Session {
         // use its IPv4 address, not the mapped IPv6 form.
         self.peer = Self.unmapped(control.channel.remoteAddress) ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
         self.local = Self.unmapped(control.channel.localAddress) ?? (try! SocketAddress(ipAddress: "0.0.0.0", port: 0))
+        self.clientAddress =
+            ClientAddress(self.peer, ipv6PrefixLength: context.configuration.ipv6PrefixLength)
+            ?? ClientAddress(key: "?")
         var logger = context.logger
         logger[metadataKey: "peer"] = "\(self.peer.ipAddress ?? "?"):\(self.peer.port ?? 0)"
         self.logger = logger
