@@ -263,9 +263,50 @@ public final class UserStore: Sendable {
         }
         try await self.update(
             name: name,
-            sql: "UPDATE users SET usedBytes = ?, usedFiles = ? WHERE name = ?",
+            sql: "UPDATE users SET usedBytes = ?, usedFiles = ?, usageVersion = usageVersion + 1 WHERE name = ?",
             arguments: [bytes, files, name]
         )
+    }
+
+    /// A user's recorded usage and its version, which every change of the usage moves on.
+    public func usage(name: String) async throws(UserStoreError) -> (bytes: Int64, files: Int64, version: Int64) {
+        let values: [Int64]? = try await self.perform {
+            try await self.pool.read { db -> [Int64]? in
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT usedBytes, usedFiles, usageVersion FROM users WHERE name = ?",
+                    arguments: [name]
+                )
+                return row.map { [$0["usedBytes"], $0["usedFiles"], $0["usageVersion"]] }
+            }
+        }
+        guard let values else { throw .noSuchUser(name) }
+        return (values[0], values[1], values[2])
+    }
+
+    /// Sets a user's usage only if it has not changed since it was read at `version` (compare-and-set): a recount
+    /// made while the server changed the usage must not overwrite that change. Returns false if it had changed.
+    public func setUsage(
+        name: String,
+        bytes: Int64,
+        files: Int64,
+        ifVersion version: Int64
+    ) async throws(UserStoreError) -> Bool {
+        guard bytes >= 0, files >= 0 else {
+            throw .invalidQuota(bytes < 0 ? "the used bytes" : "the used files")
+        }
+        return try await self.perform {
+            try await self.pool.write { db in
+                try db.execute(
+                    sql: """
+                        UPDATE users SET usedBytes = ?, usedFiles = ?, usageVersion = usageVersion + 1
+                        WHERE name = ? AND usageVersion = ?
+                        """,
+                    arguments: [bytes, files, name, version]
+                )
+                return db.changesCount > 0
+            }
+        }
     }
 
     /// Adds deltas to a user's usage in one atomic `UPDATE`; the results are clamped at zero.
@@ -284,7 +325,8 @@ public final class UserStore: Sendable {
                 try UserRecord.fetchOne(
                     db,
                     sql: """
-                        UPDATE users SET usedBytes = MAX(0, usedBytes + ?), usedFiles = MAX(0, usedFiles + ?)
+                        UPDATE users SET usedBytes = MAX(0, usedBytes + ?), usedFiles = MAX(0, usedFiles + ?),
+                        usageVersion = usageVersion + 1
                         WHERE name = ? RETURNING *
                         """,
                     arguments: [bytesDelta, filesDelta, name]
@@ -424,6 +466,12 @@ public final class UserStore: Sendable {
             try db.create(table: "settings") { t in
                 t.primaryKey("key", .text)
                 t.column("value", .text).notNull()
+            }
+        }
+        migrator.registerMigration("v3-usage-version") { db in
+            // Moved on by every change of a user's usage, so a recount can compare-and-set (`setUsage(ifVersion:)`).
+            try db.alter(table: UserRecord.databaseTableName) { t in
+                t.add(column: "usageVersion", .integer).notNull().defaults(to: 0)
             }
         }
         return migrator

@@ -199,7 +199,8 @@ extension Ferryd.User {
             let counts = try await HomeUsage.reconcile(
                 store: store,
                 dataDirectory: self.dataOptions.data,
-                users: self.name.map { [$0] }
+                users: self.name.map { [$0] },
+                live: true
             )
             for (name, count) in counts.sorted(by: { $0.key < $1.key }) {
                 var line = "\(name): \(ByteSize.format(count.bytes)) (\(count.bytes) bytes) in \(count.files) files"

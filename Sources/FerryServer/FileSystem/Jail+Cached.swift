@@ -38,7 +38,7 @@ extension Jail {
     private func cacheablePath(_ path: VirtualPath) -> String? {
         guard !path.isRoot else { return nil }
         for component in path.components
-        where component.isEmpty || component == "." || component == ".." || component.hasPrefix(Self.temporaryPrefix) {
+        where component.isEmpty || component == "." || component == ".." || Self.isTemporaryName(component) {
             return nil
         }
         return path.components.joined(separator: "/")

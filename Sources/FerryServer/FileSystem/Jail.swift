@@ -35,6 +35,13 @@ struct Jail: Sendable {
     /// Prefix of temporary upload files; they are hidden from listings and never addressable by clients.
     static let temporaryPrefix = ".ferry-upload-"
 
+    /// Whether `name` is a temporary upload's. SECURITY: bytes are compared, as the listings' filter does. Swift's
+    /// `hasPrefix` compares characters, and `.ferry-upload-\u{301}x` (a combining accent on the hyphen) does not
+    /// start with the prefix as characters: such a file could be stored, and then never be listed or counted.
+    static func isTemporaryName(_ name: String) -> Bool {
+        name.utf8.starts(with: Self.temporaryPrefix.utf8)
+    }
+
     init(homePath: String) throws(JailError) {
         self.homePath = homePath
         guard let real = realpath(homePath, nil) else { throw JailError(errno: errno, path: .root) }
@@ -71,7 +78,7 @@ struct Jail: Sendable {
             }
             // SECURITY: a component is one name; a slash inside would make the kernel walk (and follow links)
             // on its own.
-            if component.utf8.contains(UInt8(ascii: "/")) || component.hasPrefix(Self.temporaryPrefix) {
+            if component.utf8.contains(UInt8(ascii: "/")) || Self.isTemporaryName(component) {
                 closeAll()
                 throw JailError(errno: ENOENT, path: path)
             }

@@ -27,6 +27,8 @@ public final class QuotaAccount: @unchecked Sendable {
         var reservedBytes: Int64 = 0
         var reservedFiles: Int64 = 0
         var activeUploads = 0
+        /// Files whose size is credited to an upload in flight that will replace them.
+        var credited: Set<TargetKey> = []
         /// Deltas applied here but not yet written to the user store.
         var pendingWrites = 0
         /// Bumped by every change, so a refresh from the store never overwrites a newer change.
@@ -92,20 +94,47 @@ public final class QuotaAccount: @unchecked Sendable {
 
     // MARK: - Uploads
 
-    /// Starts the books of one upload. `credit` is the size of the file it will replace (its bytes are already
-    /// counted), `prefix` the bytes copied from it into the temporary file (APPE, REST+STOR).
-    func beginUpload(path: VirtualPath, credit: Int64, isNewFile: Bool) throws(QuotaExceeded) -> UploadBooks {
-        let admitted: Result<Void, QuotaExceeded> = self.state.withLockedValue { state in
+    /// Starts the books of one upload to `path`, where `replacing` is the file there now (nil: none).
+    ///
+    /// An upload that replaces a file reserves only its growth beyond that file's size (the *credit*: those bytes
+    /// are counted already and go when it commits). QUOTA: the credit is granted to one upload in flight per file
+    /// (device and inode): ten concurrent STORs over one 100 MB file would otherwise each write 100 MB unreserved.
+    /// An appending upload (APPE, REST at the end) reserves every byte it receives.
+    func beginUpload(
+        path: VirtualPath,
+        replacing: FileIdentity?,
+        appending: Bool
+    ) throws(QuotaExceeded) -> UploadBooks {
+        let isNewFile = replacing == nil
+        let target = replacing.map { TargetKey(device: $0.device, inode: $0.inode) }
+        let admitted: Result<Int64, QuotaExceeded> = self.state.withLockedValue { state in
             if isNewFile, let limit = state.limitFiles, state.usedFiles + state.reservedFiles + 1 > limit {
                 return .failure(QuotaExceeded(status: Self.status(of: state), path: path, kind: .files))
+            }
+            var credit: Int64 = 0
+            if !appending, let target, let replacing, !state.credited.contains(target) {
+                state.credited.insert(target)
+                credit = replacing.size
             }
             state.activeUploads += 1
             if isNewFile { state.reservedFiles += 1 }
             state.generation += 1
-            return .success(())
+            return .success(credit)
         }
-        try admitted.get()
-        return UploadBooks(account: self, path: path, credit: credit, reservesFile: isNewFile)
+        let credit = try admitted.get()
+        return UploadBooks(
+            account: self,
+            path: path,
+            credit: credit,
+            creditedTarget: credit > 0 ? target : nil,
+            reservesFile: isNewFile
+        )
+    }
+
+    /// A file by device and inode, for the replace credit.
+    struct TargetKey: Hashable {
+        var device: UInt64
+        var inode: UInt64
     }
 
     static func status(of state: State) -> Status {
@@ -116,6 +145,31 @@ public final class QuotaAccount: @unchecked Sendable {
             limitFiles: state.limitFiles,
             reservedBytes: state.reservedBytes
         )
+    }
+
+    /// Counts a new directory as one file (MKD), if the file-count limit leaves room for it beside the uploads in
+    /// flight. Call under `changes`, before creating it; `rollbackDirectory` undoes it if the creation fails, and
+    /// otherwise one `persist(bytes: 0, files: 1)` must follow.
+    func admitDirectory(path: VirtualPath) throws(QuotaExceeded) {
+        let admitted: Result<Void, QuotaExceeded> = self.state.withLockedValue { state in
+            if let limit = state.limitFiles, state.usedFiles + state.reservedFiles + 1 > limit {
+                return .failure(QuotaExceeded(status: Self.status(of: state), path: path, kind: .files))
+            }
+            state.usedFiles += 1
+            state.pendingWrites += 1
+            state.generation += 1
+            return .success(())
+        }
+        try admitted.get()
+    }
+
+    /// Undoes `admitDirectory` when the directory could not be created after all.
+    func rollbackDirectory() {
+        self.state.withLockedValue { state in
+            state.usedFiles = max(0, state.usedFiles - 1)
+            state.pendingWrites -= 1
+            state.generation += 1
+        }
     }
 
     /// Applies a change the caller has just made on disk (under `changes`). Every `apply` (and every successful
@@ -131,7 +185,14 @@ public final class QuotaAccount: @unchecked Sendable {
 
     /// Writes a delta to the user store; the books stay authoritative meanwhile.
     func persist(bytes: Int64, files: Int64, store: UserStore, logger: Logger) async {
-        defer { self.state.withLockedValue { $0.pendingWrites -= 1 } }
+        // The generation moves when the write is done too: a refresh that read the store before it (a stale value)
+        // then finds another generation and does not apply what it read.
+        defer {
+            self.state.withLockedValue {
+                $0.pendingWrites -= 1
+                $0.generation += 1
+            }
+        }
         guard bytes != 0 || files != 0 else { return }
         do {
             try await store.adjustUsage(name: self.name, bytesDelta: bytes, filesDelta: files)
@@ -149,14 +210,22 @@ final class UploadBooks: @unchecked Sendable {
     let path: VirtualPath
     /// Size of the file being replaced when the upload started: growth is counted beyond it.
     let credit: Int64
+    let creditedTarget: QuotaAccount.TargetKey?
     let reservesFile: Bool
     private var reserved: Int64 = 0
     private var finished = false
 
-    init(account: QuotaAccount, path: VirtualPath, credit: Int64, reservesFile: Bool) {
+    init(
+        account: QuotaAccount,
+        path: VirtualPath,
+        credit: Int64,
+        creditedTarget: QuotaAccount.TargetKey?,
+        reservesFile: Bool
+    ) {
         self.account = account
         self.path = path
         self.credit = credit
+        self.creditedTarget = creditedTarget
         self.reservesFile = reservesFile
     }
 
@@ -222,6 +291,7 @@ final class UploadBooks: @unchecked Sendable {
         self.finished = true
         state.reservedBytes -= self.reserved
         if self.reservesFile { state.reservedFiles -= 1 }
+        if let target = self.creditedTarget { state.credited.remove(target) }
         state.activeUploads -= 1
         state.generation += 1
         self.reserved = 0
@@ -247,8 +317,8 @@ struct QuotaExceeded: FTPReplyError, CustomStringConvertible {
                 + "\(ByteSize.format(limit)) (\(limit) bytes) allowed; \(self.path) was not stored."
         case .files:
             return
-                "File quota exceeded: \(self.status.usedFiles) files used of \(self.status.limitFiles ?? 0) allowed; "
-                + "\(self.path) was not stored."
+                "File quota exceeded: \(self.status.usedFiles) files and directories used of "
+                + "\(self.status.limitFiles ?? 0) allowed; \(self.path) was not created."
         }
     }
 

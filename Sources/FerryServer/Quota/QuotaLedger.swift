@@ -21,7 +21,9 @@ final class QuotaLedger: Sendable {
             accounts[record.name] = account
             return (account, true)
         }
-        if !created { account.refresh(from: record, readAtGeneration: account.generation) }
+        // Limits only: the record was read at login, before whatever this user's other sessions changed since, so
+        // its usage may be stale (`refresh` reads the usage with a generation taken before the read).
+        if !created { account.refresh(from: record, readAtGeneration: -1) }
         return account
     }
 

@@ -147,29 +147,29 @@ extension Session {
         if whole, let hex = self.context.digestCache.lookup(file.version, algorithm: algorithm) {
             return (hex, range)
         }
-        let limit = self.context.configuration.maximumConcurrentChecksums
-        let admitted = self.context.checksumsRunning.withLockedValue { running in
-            guard running < limit else { return false }
-            running += 1
-            return true
-        }
-        guard admitted else {
-            await self.reply(
-                HashReply.failure(.busy, path: path.string, reason: "Too many checksums running, try again.")
-            )
-            return nil
-        }
-        defer { self.context.checksumsRunning.withLockedValue { $0 -= 1 } }
         // A long hash stops if the client goes away (the idle timer waits while a command runs).
         let control = self.control
         let fd = file.fd
         do {
-            let digest = try await self.context.fileIO.runIfActive {
-                try FileDigest.compute(fd: fd, range: range, algorithm: algorithm, cancelled: { !control.isActive })
+            let digest = try await self.context.bulkIO.run(
+                user: self.user?.record.name ?? "",
+                eventLoop: self.control.eventLoop
+            ) { cancelled in
+                try FileDigest.compute(
+                    fd: fd,
+                    range: range,
+                    algorithm: algorithm,
+                    cancelled: { cancelled() || !control.isActive }
+                )
             }
             let hex = StreamingDigest.hex(digest)
             if whole { self.context.digestCache.remember(file.version, algorithm: algorithm, hex: hex) }
             return (hex, range)
+        } catch is BulkIOBusy {
+            await self.reply(
+                HashReply.failure(.busy, path: path.string, reason: "Too many checksums running, try again.")
+            )
+            return nil
         } catch {
             self.logger.warning("checksum failed", metadata: ["path": "\(path)", "error": "\(error)"])
             await self.reply(.localError, "\(path): checksum failed (the file changed or could not be read).")

@@ -14,15 +14,49 @@ extension Session {
     }
 
     func handleMKD(_ text: String) async {
-        guard let path = await self.resolve(text) else { return }
-        guard await self.withJail({ jail throws(JailError) in try jail.makeDirectory(path) }) != nil else { return }
+        guard let path = await self.resolve(text), let quota = self.user?.quota else { return }
+        await self.context.ledger.refresh(quota)
+        // QUOTA: a directory counts as one file, so MKD cannot create entries without bound. Decided and created
+        // under the user's `changes` lock, like every other change of the books.
+        guard
+            let refused = await self.withJail({ jail throws(JailError) -> QuotaExceeded? in
+                quota.changes.lock()
+                defer { quota.changes.unlock() }
+                do throws(QuotaExceeded) {
+                    try quota.admitDirectory(path: path)
+                } catch {
+                    return error
+                }
+                do throws(JailError) {
+                    try jail.makeDirectory(path)
+                } catch {
+                    quota.rollbackDirectory()
+                    throw error
+                }
+                return nil
+            })
+        else { return }
+        if let refused {
+            await self.reply(refused.reply)
+            return
+        }
+        await quota.persist(bytes: 0, files: 1, store: self.context.store, logger: self.logger)
         self.logger.info("mkdir", metadata: ["path": "\(path)"])
         await self.reply(.pathCreated, FTPReply.quotedPath(path.string) + " directory created.")
     }
 
     func handleRMD(_ text: String) async {
-        guard let path = await self.resolve(text) else { return }
-        guard await self.withJail({ jail throws(JailError) in try jail.removeDirectory(path) }) != nil else { return }
+        guard let path = await self.resolve(text), let quota = self.user?.quota else { return }
+        guard
+            await self.withJail({ jail throws(JailError) -> Bool in
+                quota.changes.lock()
+                defer { quota.changes.unlock() }
+                try jail.removeDirectory(path)
+                quota.apply(bytes: 0, files: -1)
+                return true
+            }) != nil
+        else { return }
+        await quota.persist(bytes: 0, files: -1, store: self.context.store, logger: self.logger)
         // A removed working directory would leave the session nowhere; step out of it.
         if self.cwd.isDescendant(of: path) { self.cwd = path.parent }
         self.logger.info("rmdir", metadata: ["path": "\(path)"])
@@ -67,13 +101,13 @@ extension Session {
             let replaced = await self.withJail({ jail throws(JailError) in
                 quota.changes.lock()
                 defer { quota.changes.unlock() }
-                let size = try jail.rename(from: source, to: destination)
-                if let size { quota.apply(bytes: -size, files: -1) }
-                return size
+                let replaced = try jail.rename(from: source, to: destination)
+                if let replaced { quota.apply(bytes: -replaced.bytes, files: -1) }
+                return replaced
             })
         else { return }
-        if let size = replaced {
-            await quota.persist(bytes: -size, files: -1, store: self.context.store, logger: self.logger)
+        if let replaced = replaced {
+            await quota.persist(bytes: -replaced.bytes, files: -1, store: self.context.store, logger: self.logger)
         }
         self.logger.info("rename", metadata: ["from": "\(source)", "to": "\(destination)"])
         await self.reply(.fileActionOK, "Rename successful.")

@@ -132,29 +132,18 @@ extension Session {
         var algorithms: Set<HashAlgorithm> = self.context.configuration.hashUploads ? [.sha256] : []
         if let expectation { algorithms.insert(expectation.algorithm) }
         let digests = UploadDigests(algorithms)
-        // APPE keeps the whole existing file; REST+STOR keeps its first `restart` bytes.
+        // APPE keeps the whole existing file; REST+STOR keeps its first `restart` bytes. Nothing is copied yet.
+        let mode: Jail.UploadMode = append ? .append : (restart > 0 ? .resume(at: restart) : .replace)
         guard
             let upload = await self.withJail({ jail throws(JailError) in
-                // The existing file's size comes from the same look-up that opens the upload (no second stat).
-                let upload = try jail.beginUpload(path, keepingPrefix: append ? nil : restart)
-                do throws(JailError) {
-                    try upload.digestPrefix(into: digests)
-                } catch {
-                    upload.discardIfPending()
-                    throw error
-                }
-                return upload
+                try jail.beginUpload(path, mode: mode)
             })
         else { return }
         // Limits may have been changed with `ferryd user quota` since the last upload.
         await self.context.ledger.refresh(quota)
         let books: UploadBooks
         do throws(QuotaExceeded) {
-            books = try quota.beginUpload(
-                path: path,
-                credit: upload.previousSize ?? 0,
-                isNewFile: upload.previousSize == nil
-            )
+            books = try quota.beginUpload(path: path, replacing: upload.base, appending: upload.appends)
         } catch {
             await self.discard(upload)
             await self.reply(error.reply)
@@ -173,18 +162,34 @@ extension Session {
             await self.discard(upload)
             return
         }
+        // Only now, with the quota reserved and a data connection set up, is the old file read: its first bytes
+        // hashed for the digests, and copied for REST n + STOR.
+        let durable = self.context.configuration.durableUploads
+        let sameBase = expectation != nil && upload.keptPrefix > 0
         let type = self.transferType
         let job = self.transferJob(setup: setup, command: append ? "APPE" : "STOR", path: path)
+        let prepare: @Sendable (TransferJob) async throws -> Void = { job in
+            guard upload.keptPrefix > 0, !digests.isEmpty || upload.initialSize > 0 else { return }
+            try await job.context.bulkIO.run(user: books.account.name, eventLoop: job.control.eventLoop) { cancelled in
+                try upload.digestPrefix(into: digests)
+                try upload.copyPrefix(cancelled: cancelled)
+            }
+        }
         let controlChannel = self.control
         let commit: @Sendable (TransferJob, Int64, Int64) async throws -> Int64 = { job, received, size in
             // SECURITY/INTEGRITY: a stream-mode upload ends with the sender's close, which a dying client also
             // produces. If the control connection is gone too, or ABOR came, the file is not trusted.
             guard controlChannel.isActive, !Task.isCancelled else { throw CancellationError() }
             // Verify before commit: a file that does not match what the client announced is never visible.
-            try expectation?.verify(digests: digests, size: size, path: path)
-            let committed = try await job.context.fileIO.runIfActive { try upload.commit(books: books) }
-            for (algorithm, hex) in digests.all {
-                job.context.digestCache.remember(committed.version, algorithm: algorithm, hex: hex)
+            try expectation?.verify(digests: digests, size: upload.finalSize(temporarySize: size), path: path)
+            let committed = try await job.context.fileIO.runIfActive {
+                try upload.commit(books: books, durable: durable, sameBase: sameBase)
+            }
+            // The digests cover the finished file unless old bytes were kept that nobody checked did not change.
+            if upload.keptPrefix == 0 || sameBase {
+                for (algorithm, hex) in digests.all {
+                    job.context.digestCache.remember(committed.version, algorithm: algorithm, hex: hex)
+                }
             }
             if let delta = committed.delta {
                 await books.account.persist(
@@ -199,12 +204,14 @@ extension Session {
         let body: TransferBody
         if let direct = self.directConnection(for: setup, type: type, digests: digests) {
             body = .direct(direct) { job, socket in
+                try await prepare(job)
                 await job.reply(.fileStatusOK, "Ok to send data.")
                 let (received, size) = try await job.receiveDirect(from: socket, into: upload, books: books)
                 return try await commit(job, received, size)
             }
         } else {
             body = .stream { job, data in
+                try await prepare(job)
                 await job.reply(.fileStatusOK, "Ok to send data.")
                 let (received, size) = try await job.receiveFile(
                     into: upload,

@@ -15,10 +15,11 @@ func runFtplib(
     password: String = "alice-secret",
     extra: [String: String] = [:],
     timeout: Duration = .seconds(180),
+    script: String = "ftplib_scenarios.py",
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws {
     var arguments = [
-        clientsDirectory + "/ftplib_scenarios.py", scenario,
+        clientsDirectory + "/" + script, scenario,
         "--host", server.host, "--port", String(server.port),
         "--user", user, "--password", password,
         "--home", server.home(user), "--data", server.dataDirectory,
