@@ -238,6 +238,17 @@ public final class UserStore: Sendable {
         )
     }
 
+    /// A number that changes whenever another connection (another process: `ferryd user …`) changed the database
+    /// since the last call; this process's own writes do not move it (SQLite's `PRAGMA data_version`, read on the
+    /// writer connection). Cheap enough to poll every second.
+    public func externalChangeCounter() async throws(UserStoreError) -> Int64 {
+        try await self.perform {
+            try await self.pool.writeWithoutTransaction { db in
+                try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+            }
+        }
+    }
+
     /// Sets a user's quotas; nil means no limit.
     public func setQuota(name: String, bytes: Int64?, files: Int64?) async throws(UserStoreError) {
         try Self.validateQuota(bytes: bytes, files: files)

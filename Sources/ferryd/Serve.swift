@@ -97,6 +97,15 @@ extension Ferryd {
         )
         var hashUploads = false
 
+        @Flag(
+            name: .customLong("unsafe-no-fsync"),
+            help: """
+                Do not fsync uploads before they become visible (scratch servers only: after a power loss an \
+                acknowledged upload may come back empty).
+                """
+        )
+        var unsafeNoFsync = false
+
         @Option(
             name: .customLong("direct-uploads"),
             help: """
@@ -212,6 +221,7 @@ extension Ferryd {
             configuration.tlsKeyPath = self.tlsKey
             configuration.implicitTLSPort = self.implicitTLSPort
             configuration.hashUploads = self.hashUploads
+            configuration.durableUploads = !self.unsafeNoFsync
             configuration.directUploadThreads = self.directUploads
 
             let store = try openStore(self.dataOptions)

@@ -54,6 +54,18 @@ struct HardeningTests {
         try await withServer { try await self.run("temporary_names_by_bytes", $0) }
     }
 
+    @Test("sessions of a user whose password was changed or who was removed end at their next command")
+    func revokedSessions() async throws {
+        try await withServer(configure: { $0.accountCheckInterval = .milliseconds(200) }) { server in
+            try await runFtplib(
+                "revoked_sessions",
+                server,
+                extra: ["ferryd": FerrydCLITests.ferryd],
+                script: "hardening_scenarios.py"
+            )
+        }
+    }
+
     @Test("on a dual-stack listener an IPv4 client's failures ban it")
     func dualStackBan() async throws {
         try await withServer(

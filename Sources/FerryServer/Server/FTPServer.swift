@@ -157,6 +157,10 @@ public final class FTPServer: Service, Sendable {
                 group.addTask(executorPreference: EventLoopTaskExecutor(plain.channel.eventLoop)) {
                     try await Self.accept(on: plain, context: context, implicitTLS: nil)
                 }
+                // Ends by itself once the shutdown begins.
+                group.addTask {
+                    await AccountWatcher(context: context, interval: configuration.accountCheckInterval).run()
+                }
                 // Not accepting any more once both loops end: the discarding groups wait for the sessions.
             }
         } onGracefulShutdown: {

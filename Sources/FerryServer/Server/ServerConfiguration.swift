@@ -60,6 +60,9 @@ public struct ServerConfiguration: Sendable {
     public var connectionBurstPerAddress: Double = 200
     /// IPv6 clients are counted by this prefix (limits, bans, login failures): one host usually owns a whole /64.
     public var ipv6PrefixLength: Int = ClientAddress.defaultIPv6PrefixLength
+    /// How often the user store is checked for changes made by `ferryd user passwd/remove` while sessions of that
+    /// user are logged in; such sessions end at their next command (see `AccountWatcher`).
+    public var accountCheckInterval: Duration = .seconds(1)
     /// Recount every home at start-up (homes may have changed while the server was down) and remove stale
     /// temporary uploads.
     public var reconcileUsageAtStartup = true

@@ -1,5 +1,6 @@
 import FerryTLS
 import FerryUsers
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -107,6 +108,10 @@ final class SessionRegistry: Sendable {
 
     var count: Int { self.state.withLockedValue { $0.sessions.count } }
 
+    var isShuttingDown: Bool { self.state.withLockedValue { $0.shuttingDown } }
+
+    var sessions: [SessionHandle] { self.state.withLockedValue { Array($0.sessions.values) } }
+
     /// Marks the server as shutting down and returns the sessions to notify.
     func beginShutdown() -> [SessionHandle] {
         self.state.withLockedValue { state in
@@ -125,6 +130,25 @@ final class SessionHandle: Sendable {
         var commandInProgress = false
         var loggedIn = false
         var shutdownRequested = false
+        /// Who is logged in, as of the login: a change by the administrator makes the record differ.
+        var account: AccountStamp? = nil
+        /// The administrator changed the password of, removed or recreated the account: the session ends at its
+        /// next command.
+        var revoked = false
+    }
+
+    /// What identifies the account a session logged in to: the same name removed and added again, or a new password
+    /// set by the administrator, give another stamp (a transparent hash upgrade does not).
+    struct AccountStamp: Equatable, Sendable {
+        var name: String
+        var createdAt: Date
+        var passwordChangedAt: Date
+
+        init(_ record: UserRecord) {
+            self.name = record.name
+            self.createdAt = record.createdAt
+            self.passwordChangedAt = record.passwordChangedAt
+        }
     }
 
     let channel: Channel

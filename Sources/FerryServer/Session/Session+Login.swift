@@ -85,7 +85,10 @@ extension Session {
         let quota = self.context.ledger.account(for: record)
         self.login = .loggedIn(LoggedInUser(record: record, jail: jail, quota: quota))
         self.cwd = .root
-        self.handle.activity.withLockedValue { $0.loggedIn = true }
+        self.handle.activity.withLockedValue {
+            $0.loggedIn = true
+            $0.account = SessionHandle.AccountStamp(record)
+        }
         self.logger[metadataKey: "user"] = "\(record.name)"
         self.logger.info("login ok")
         await self.reply(.loggedIn, "User \(record.name) logged in.")

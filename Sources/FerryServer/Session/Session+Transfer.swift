@@ -90,7 +90,10 @@ extension Session {
                 + "(\(stop - start) bytes)."
         )
         let body: TransferBody
+        // The direct path runs sendfile on the event loop: only from a local disk, where reading a cached page waits
+        // for no server (a network or FUSE file system could block the loop and every session on it).
         if type == .image, stop - start <= self.context.configuration.sendfileMaximumSize,
+            self.user?.jail.allowsCachedOpen == true,
             case .passive(let listener) = setup, let socket = listener.directConnection(nonBlocking: true)
         {
             body = .direct(socket) { job, socket in

@@ -174,6 +174,13 @@ final class Session {
             await self.reply(error.reply)
             return
         }
+        // SECURITY: the administrator changed the password of, or removed, this account since the login.
+        if self.handle.activity.withLockedValue({ $0.revoked }) {
+            self.logger.notice("session ended: the account was changed by the administrator")
+            await self.reply(.serviceNotAvailable, "Your account was changed by the administrator; log in again.")
+            self.quitRequested = true
+            return
+        }
         // While a transfer runs, only ABOR/STAT/NOOP/QUIT are answered at once; the rest wait for its end.
         if let transfer = self.transfer {
             if command.isTransferControl {

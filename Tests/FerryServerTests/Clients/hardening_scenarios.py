@@ -258,6 +258,55 @@ def scenario_dual_stack_ban(args):
     s.close()
 
 
+
+
+# --- sessions of accounts the administrator changed -----------------------------------------------------------
+
+
+def scenario_revoked_sessions(args):
+    """`ferryd user passwd` and `user remove` (then `user add` of the same name) end the sessions already logged in
+    at their next command; other users' sessions go on. The test passes the ferryd binary as --set ferryd=PATH."""
+    import subprocess
+
+    ferryd = args.settings["ferryd"]
+    alice = connect(args, "alice", "alice-secret")
+    bob = connect(args, "bob", "bob-secret")
+    carol = connect(args, "carol", "carol-secret")
+
+    def admin(*words, password=None):
+        subprocess.run(
+            [ferryd, "user", *words, "--data", args.data]
+            + (["--password-stdin"] if password else []),
+            input=(password + "\n").encode() if password else None,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    admin("passwd", "alice", password="new-alice-secret")
+    admin("remove", "bob")
+    admin("add", "bob", password="bob-secret")
+    deadline = time.time() + 10
+    ended = set()
+    while time.time() < deadline and ended != {"alice", "bob"}:
+        time.sleep(0.3)
+        for name, ftp in (("alice", alice), ("bob", bob)):
+            if name in ended:
+                continue
+            try:
+                ftp.voidcmd("NOOP")
+            except ftplib.error_temp as e:
+                assert str(e).startswith("421"), e
+                ended.add(name)
+    assert ended == {"alice", "bob"}, f"sessions still running after the account changed: {ended}"
+    assert carol.voidcmd("NOOP").startswith("200")
+    carol.quit()
+    # The new password works, the old does not; the recreated bob logs in with his new account.
+    connect(args, "alice", "new-alice-secret").quit()
+    expect_error("530", connect, args, "alice", "alice-secret")
+    connect(args, "bob", "bob-secret").quit()
+
+
 def main():
     ftplib_scenarios.main.__globals__.update({k: v for k, v in globals().items() if k.startswith("scenario_")})
     ftplib_scenarios.main()
