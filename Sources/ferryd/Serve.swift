@@ -224,6 +224,21 @@ extension Ferryd {
             configuration.durableUploads = !self.unsafeNoFsync
             configuration.directUploadThreads = self.directUploads
 
+            // The soft limit of open descriptors is often 1024; the connections promised must fit in it.
+            let descriptors = DescriptorLimit.raiseToHardLimit()
+            let fitting = DescriptorLimit.connections(fitting: descriptors)
+            if configuration.maximumConnections > fitting {
+                logger.warning(
+                    "--max-connections lowered to what the open-file limit allows",
+                    metadata: [
+                        "requested": "\(configuration.maximumConnections)", "allowed": "\(fitting)",
+                        "open-file limit": "\(descriptors)",
+                        "hint": "raise it with ulimit -n or LimitNOFILE= in systemd",
+                    ]
+                )
+                configuration.maximumConnections = fitting
+            }
+
             let store = try openStore(self.dataOptions)
             let authenticator = Authenticator(
                 store: store,

@@ -34,6 +34,7 @@ extension Ferryd.User {
         @Option(help: "Most files the user may have, or 'unlimited' (default: the default quota).")
         var files: String?
         @Option(help: "Home directory (absolute; default: <data>/homes/<name>).") var home: String?
+        @Flag(help: "Accept a home that contains the data folder or overlaps another user's home.") var force = false
 
         func validate() throws {
             do { try UserName.validate(self.name) } catch { throw ValidationError(error.description) }
@@ -48,6 +49,16 @@ extension Ferryd.User {
             let store = try openStore(self.dataOptions)
             if try await store.user(named: self.name) != nil {
                 throw CLIError("user '\(self.name)' already exists")
+            }
+            // SECURITY: a home must not expose the data folder (user database, TLS key) or another user's files.
+            let others = try await store.allUsers().map {
+                ($0.name, $0.homeDirectory(dataDirectory: self.dataOptions.data))
+            }
+            let requested = self.home ?? self.dataOptions.data + "/homes/" + self.name
+            if !self.force,
+                let problem = HomeOverlap.problem(home: requested, dataDirectory: self.dataOptions.data, others: others)
+            {
+                throw CLIError("refusing --home: \(problem); use --force if this is really wanted")
             }
             let password = try readNewPassword(fromStdin: self.passwordStdin)
             let hash = try PasswordHasher.hash(password)

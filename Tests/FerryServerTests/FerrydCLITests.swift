@@ -23,6 +23,38 @@ struct FerrydCLITests {
         try await runProcess(Self.ferryd, arguments, stdin: stdin.map { Data($0.utf8) })
     }
 
+    @Test("a home that contains the data folder or overlaps another home is refused unless --force")
+    func homeOverlap() async throws {
+        let data = try self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let add = try await self.ferryd(["user", "add", "alice", "--data", data, "--password-stdin"], stdin: "pw\n")
+        #expect(add.status == 0, "\(add.stderr)")
+        let parent = (data as NSString).deletingLastPathComponent
+        for (home, reason) in [
+            ("/", "contains the data folder"), (parent, "contains the data folder"), (data, "contains the data folder"),
+            (data + "/tls", "inside the data folder"), (data + "/homes/alice/sub", "overlaps the home of 'alice'"),
+            (data + "/homes", "overlaps the home of 'alice'"), (data + "/homes/../homes/alice", "overlaps"),
+        ] {
+            let result = try await self.ferryd(
+                ["user", "add", "eve", "--data", data, "--password-stdin", "--home", home],
+                stdin: "pw\n"
+            )
+            #expect(result.status != 0 && result.stderr.contains(reason), "\(home): \(result.stderr)")
+        }
+        let separate = try self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: separate) }
+        let ok = try await self.ferryd(
+            ["user", "add", "eve", "--data", data, "--password-stdin", "--home", separate],
+            stdin: "pw\n"
+        )
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let forced = try await self.ferryd(
+            ["user", "add", "mallory", "--data", data, "--password-stdin", "--home", separate + "/x", "--force"],
+            stdin: "pw\n"
+        )
+        #expect(forced.status == 0, "\(forced.stderr)")
+    }
+
     @Test("user add, list, quota, passwd, remove, with clear errors")
     func userAdministration() async throws {
         let data = try self.temporaryDirectory()

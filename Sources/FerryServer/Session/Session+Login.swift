@@ -99,8 +99,13 @@ extension Session {
     private func openJail(for record: UserRecord) async -> Jail? {
         let path = record.homeDirectory(dataDirectory: self.context.configuration.dataDirectory)
         let isDefaultHome = record.home == nil
+        let dataDirectory = self.context.configuration.dataDirectory
         do {
             return try await self.context.fileIO.runIfActive { () throws -> Jail in
+                // SECURITY: never a jail around the user database and the TLS key.
+                guard !HomeOverlap.containsDataFolder(home: path, dataDirectory: dataDirectory) else {
+                    throw JailError(errno: EACCES, path: .root, escapes: true)
+                }
                 if isDefaultHome { _ = mkdir(path, 0o755) }
                 return try Jail(homePath: path)
             }
