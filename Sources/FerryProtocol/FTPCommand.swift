@@ -43,7 +43,8 @@ public enum FTPCommand: Hashable, Sendable {
     case epsv(EPSVArgument)
     case port(HostPort)
     case eprt(HostPort)
-    case allo
+    /// `ALLO n [R m]`: the size of the next upload (RFC 959 §4.1.3); nil without a number.
+    case allo(Int64?)
     case site(String)
     /// `AVBL [path]`: bytes still available for uploads (draft-peterson-streamlined-ftp-command-extensions).
     case avbl(String?)
@@ -270,7 +271,14 @@ extension FTPCommand {
         case "EPSV": return .epsv(try EPSVArgument.parse(argument))
         case "PORT": return .port(try HostPort.parsePORT(try required()))
         case "EPRT": return .eprt(try HostPort.parseEPRT(try required()))
-        case "ALLO": return .allo
+        case "ALLO":
+            // RFC 959: `ALLO <decimal> [<SP> R <SP> <decimal>]`; the record size is meaningless for stream mode.
+            guard let text = argument?.split(separator: " ").first else { return .allo(nil) }
+            guard text.utf8.count <= 19, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let size = Int64(text)
+            else {
+                throw FTPCommandParseError(.syntaxErrorInArguments, "ALLO needs a number of bytes.")
+            }
+            return .allo(size)
         case "SITE": return .site(try required())
         case "AVBL": return .avbl(try optionalPath())
         case "AUTH": return .auth(try required())

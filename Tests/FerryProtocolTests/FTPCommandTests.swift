@@ -73,8 +73,9 @@ struct FTPCommandVerbTests {
         ("PORT 127,0,0,1,4,1", .port(HostPort(family: .ipv4, host: "127.0.0.1", port: 1025))),
         ("EPRT |2|::1|6275|", .eprt(HostPort(family: .ipv6, host: "::1", port: 6275))),
         ("EPRT |1|10.0.0.7|21000|", .eprt(HostPort(family: .ipv4, host: "10.0.0.7", port: 21000))),
-        ("ALLO 1000", .allo),
-        ("ALLO", .allo),
+        ("ALLO 1000", .allo(1000)),
+        ("ALLO 1000 R 512", .allo(1000)),
+        ("ALLO", .allo(nil)),
         ("SITE CHMOD 755 file", .site("CHMOD 755 file")),
     ]
 
@@ -121,7 +122,7 @@ struct FTPCommandVerbTests {
         (.mlst(nil), "MLST"), (.size("f"), "SIZE"), (.mdtm("f"), "MDTM"), (.retr("f"), "RETR"), (.stor("f"), "STOR"),
         (.appe("f"), "APPE"), (.rest(0), "REST"), (.abor, "ABOR"), (.pasv, "PASV"), (.epsv(.all), "EPSV"),
         (.port(HostPort(family: .ipv4, host: "1.2.3.4", port: 5)), "PORT"),
-        (.eprt(HostPort(family: .ipv6, host: "::1", port: 5)), "EPRT"), (.allo, "ALLO"), (.site("x"), "SITE"),
+        (.eprt(HostPort(family: .ipv6, host: "::1", port: 5)), "EPRT"), (.allo(1), "ALLO"), (.site("x"), "SITE"),
     ])
     func verbName(command: FTPCommand, verb: String) {
         #expect(command.verb == verb)
@@ -520,7 +521,7 @@ struct FTPCommandTableTests {
             beforeLogin: false,
             transferControl: false
         ),
-        Row(command: .allo, beforeLogin: false, transferControl: false),
+        Row(command: .allo(nil), beforeLogin: false, transferControl: false),
         Row(command: .site("HELP"), beforeLogin: false, transferControl: false),
     ]
 

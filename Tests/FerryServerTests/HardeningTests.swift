@@ -66,6 +66,11 @@ struct HardeningTests {
         }
     }
 
+    @Test("an upload shorter than ALLO, or a TLS upload without close_notify over a file, is not stored")
+    func earlyEnd() async throws {
+        try await withServer { try await self.run("allo_early_end", $0) }
+    }
+
     @Test("on a dual-stack listener an IPv4 client's failures ban it")
     func dualStackBan() async throws {
         try await withServer(

@@ -34,7 +34,7 @@ extension Session {
         case .type(let type): await self.handleTYPE(type)
         case .mode: await self.reply(.commandOK, "Mode set to S.")
         case .stru: await self.reply(.commandOK, "Structure set to F.")
-        case .allo: await self.reply(.commandSuperfluous, "ALLO not needed.")
+        case .allo(let size): await self.handleALLO(size)
         case .site(let arguments): await self.handleSITE(arguments)
         // Session+TLS.swift
         case .auth(let mechanism): await self.handleAUTH(mechanism)

@@ -48,7 +48,7 @@ extension Session {
 
     static let helpTopics: [(String, String)] = [
         ("ABOR", "ABOR (abort the running transfer)"),
-        ("ALLO", "ALLO <bytes> (accepted, not needed)"),
+        ("ALLO", "ALLO <bytes> (the size of the next upload: a shorter one is not stored)"),
         ("APPE", "APPE <file> (append to a file)"),
         ("AVBL", "AVBL [<directory>] (bytes still available)"),
         ("CDUP", "CDUP (go to the parent directory)"),

@@ -117,12 +117,36 @@ extension Session {
         return await self.withJail({ jail throws(JailError) in try jail.openForReading(path) })
     }
 
+    /// ALLO n: the next upload must bring exactly n bytes. A stream-mode upload ends when the client closes the
+    /// data connection, which a client that dies or is cut off also does; with ALLO an early end is told apart and
+    /// the upload is not stored. The quota is checked against n at once.
+    func handleALLO(_ size: Int64?) async {
+        guard let size else {
+            await self.reply(.commandSuperfluous, "ALLO without a size: nothing to do.")
+            return
+        }
+        if let quota = self.user?.quota {
+            await self.context.ledger.refresh(quota)
+            if let available = quota.status.availableBytes, size > available {
+                await self.reply(
+                    .exceededStorage,
+                    "ALLO \(size) refused: only \(available) bytes of your quota are available."
+                )
+                return
+            }
+        }
+        self.allocation = size
+        await self.reply(.commandOK, "ALLO: the next upload must be \(size) bytes.")
+    }
+
     func handleSTOR(_ text: String, append: Bool) async {
         guard let path = await self.resolve(text), let quota = self.user?.quota else { return }
         let restart = self.restartOffset
         let expectation = self.expectation
+        let allocation = self.allocation
         self.restartOffset = 0
         self.expectation = nil
+        self.allocation = nil
         if self.byteRange != nil {
             self.byteRange = nil
             await self.reply(
@@ -183,6 +207,13 @@ extension Session {
             // SECURITY/INTEGRITY: a stream-mode upload ends with the sender's close, which a dying client also
             // produces. If the control connection is gone too, or ABOR came, the file is not trusted.
             guard controlChannel.isActive, !Task.isCancelled else { throw CancellationError() }
+            // ALLO announced the size: an upload that ended early (or went on) is not stored. Clients announce either
+            // the bytes they send or the whole file's size (lftp before a REST): either matches.
+            if let allocation, size - upload.initialSize != allocation,
+                upload.finalSize(temporarySize: size) != allocation
+            {
+                throw AllocationMismatch(received: size - upload.initialSize, announced: allocation, path: path)
+            }
             // Verify before commit: a file that does not match what the client announced is never visible.
             try expectation?.verify(digests: digests, size: upload.finalSize(temporarySize: size), path: path)
             let committed = try await job.context.fileIO.runIfActive {
@@ -305,6 +336,17 @@ extension Session {
         }
         self.transfer = RunningTransfer(task: task, progress: job.progress, description: "\(job.command) \(job.path)")
     }
+}
+
+/// An upload whose size is not what ALLO announced: not stored, the file is unchanged.
+struct AllocationMismatch: FTPReplyError, CustomStringConvertible {
+    var received: Int64
+    var announced: Int64
+    var path: VirtualPath
+    var description: String {
+        "Upload not stored: \(self.received) bytes received, ALLO announced \(self.announced); \(self.path) was not changed."
+    }
+    var reply: FTPReply { FTPReply(.transferAborted, self.description) }
 }
 
 extension FTPReplyCode {
@@ -649,7 +691,10 @@ struct TransferJob: Sendable {
         }
         // Many TLS clients end an upload by closing TCP without close_notify; accepted as the end of the file unless
         // configured otherwise (the control connection must still be there, checked by the caller).
-        let acceptUnclean = data.encrypted && self.context.configuration.acceptUncleanTLSDataShutdown
+        // Not when an existing file would be replaced or extended: a truncated upload must never destroy or mangle
+        // what was there (a new file that is short is the client's to check).
+        let acceptUnclean =
+            data.encrypted && self.context.configuration.acceptUncleanTLSDataShutdown && upload.base == nil
         do {
             do {
                 for try await buffer in data.inbound {

@@ -41,6 +41,8 @@ final class Session {
     /// `SITE EXPECT`: the digest (and size) the next upload must have to be committed.
     var expectation: UploadExpectation?
     var renameFrom: VirtualPath?
+    /// `ALLO n`: the size the next upload must have to be committed.
+    var allocation: Int64?
     var mlstFacts: Set<MLSFact> = Set(MLSFact.allCases)
     var epsvAllOnly = false
     var dataSetup = DataSetup.none

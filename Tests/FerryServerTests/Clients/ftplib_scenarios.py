@@ -180,7 +180,9 @@ def scenario_info_commands(args):
     expect_error("504", ftp.sendcmd, "MODE B")
     assert ftp.sendcmd("STRU F").startswith("200")
     expect_error("504", ftp.sendcmd, "STRU R")
-    assert ftp.sendcmd("ALLO 1000").startswith("202")
+    assert ftp.sendcmd("ALLO").startswith("202")
+    assert ftp.sendcmd("ALLO 1000").startswith("200")
+    expect_error("501", ftp.sendcmd, "ALLO lots")
     help_text = ftp.sendcmd("HELP")
     assert help_text.startswith("214-") and "RETR" in help_text, help_text
     assert ftp.sendcmd("HELP RETR").startswith("214")

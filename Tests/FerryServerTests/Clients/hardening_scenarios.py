@@ -307,6 +307,41 @@ def scenario_revoked_sessions(args):
     connect(args, "bob", "bob-secret").quit()
 
 
+# --- uploads that end early ---------------------------------------------------------------------------------
+
+
+def scenario_allo_early_end(args):
+    """With ALLO n, an upload the client ends cleanly before n bytes is not stored and the old file stays; the
+    right size is stored. Over TLS, an upload that ends without close_notify does not replace an existing file."""
+    ftp = connect(args)
+    stor_bytes(ftp, "f.bin", b"old content")
+    ftp.sendcmd("ALLO 1000")
+    text = expect_error("426", stor_bytes, ftp, "f.bin", b"x" * 600)
+    assert "600" in text and "1000" in text, text
+    assert retr_bytes(ftp, "f.bin") == b"old content"
+    ftp.sendcmd("ALLO 1000")
+    stor_bytes(ftp, "f.bin", b"y" * 1000)
+    assert retr_bytes(ftp, "f.bin") == b"y" * 1000
+    # The ALLO applies to one upload only.
+    stor_bytes(ftp, "f.bin", b"z" * 10)
+    no_temporaries(args.home)
+    ftp.quit()
+
+    tls = ftplib_scenarios.connect_tls(args)
+    tls.voidcmd("TYPE I")
+    conn = tls.transfercmd("STOR f.bin")
+    conn.sendall(b"truncated")
+    # End the TCP connection without TLS's close_notify, as a client cut off mid-upload looks.
+    socket.socket(fileno=conn.detach()).close()
+    try:
+        reply = tls.getresp()
+    except ftplib.all_errors as e:
+        reply = str(e)
+    assert not reply.startswith("226"), reply
+    assert retr_bytes(tls, "f.bin") == b"z" * 10
+    tls.quit()
+
+
 def main():
     ftplib_scenarios.main.__globals__.update({k: v for k, v in globals().items() if k.startswith("scenario_")})
     ftplib_scenarios.main()
