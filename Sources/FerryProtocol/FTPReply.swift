@@ -85,18 +85,25 @@ public struct FTPReply: Hashable, Sendable, CustomStringConvertible {
         if self.lines.count == 1 {
             return "\(code) \(Self.sanitize(self.lines[0]))\r\n"
         }
-        var out = "\(code)-\(Self.sanitize(self.lines[0]))\r\n"
-        for line in self.lines.dropFirst().dropLast() {
-            let clean = Self.sanitize(line)
-            // RFC 959: a middle line must not look like the last line ("CODE SP") to the client.
-            if clean.utf8.count >= 3, clean.utf8.prefix(3).allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-                out += " " + clean + "\r\n"
-            } else {
-                out += clean + "\r\n"
-            }
-        }
+        var out = Self.firstLine(code: self.code, self.lines[0])
+        for line in self.lines.dropFirst().dropLast() { out += Self.middleLine(line) }
         out += "\(code) \(Self.sanitize(self.lines[self.lines.count - 1]))\r\n"
         return out
+    }
+
+    /// The first line of a multi-line reply, `CODE-text CRLF` (for replies sent in pieces, e.g. a long STAT).
+    public static func firstLine(code: FTPReplyCode, _ text: String) -> String {
+        "\(code.description)-\(Self.sanitize(text))\r\n"
+    }
+
+    /// A middle line of a multi-line reply, CRLF included: CR, LF and NUL replaced, and indented by a space if it
+    /// starts with three digits, so that it can never end the reply or inject one (RFC 959 §4.2).
+    public static func middleLine(_ line: String) -> String {
+        let clean = Self.sanitize(line)
+        if clean.utf8.count >= 3, clean.utf8.prefix(3).allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            return " " + clean + "\r\n"
+        }
+        return clean + "\r\n"
     }
 
     public var description: String { self.wireFormat }

@@ -71,6 +71,13 @@ struct HardeningTests {
         try await withServer { try await self.run("allo_early_end", $0) }
     }
 
+    @Test("STAT path streams, names cannot end its reply, and listings past the memory limit get 550")
+    func listingBounds() async throws {
+        try await withServer(configure: { $0.maximumListingNameBytes = 20_000 }) {
+            try await self.run("listing_bounds", $0)
+        }
+    }
+
     @Test("on a dual-stack listener an IPv4 client's failures ban it")
     func dualStackBan() async throws {
         try await withServer(

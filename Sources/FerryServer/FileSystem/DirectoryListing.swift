@@ -20,9 +20,13 @@ final class DirectoryListing: Sendable {
 
     /// What is at `path` (links inside the jail followed): its facts, and for a directory its listing. One walk
     /// for both, and the listing reads the directory that was looked at.
+    ///
+    /// `maximumNameBytes` bounds the memory of the sorted names (a listing must hold them all to sort them): a
+    /// directory whose names take more is refused with 550 rather than read into memory whole.
     static func open(
         jail: Jail,
-        path: VirtualPath
+        path: VirtualPath,
+        maximumNameBytes: Int = .max
     ) throws(JailError) -> (target: FileFacts, listing: DirectoryListing?) {
         let location = try jail.resolve(path, followFinal: true)
         var info = stat()
@@ -44,13 +48,13 @@ final class DirectoryListing: Sendable {
             close(fd)
             throw JailError(errno: error, path: path)
         }
-        let listing = try DirectoryListing(jail: jail, path: path, directory: fd)
+        let listing = try DirectoryListing(jail: jail, path: path, directory: fd, maximumNameBytes: maximumNameBytes)
         return (Jail.facts(name: path.name ?? "/", info: info), listing)
     }
 
     /// Reads the names of the open directory `fd` (which it then owns), sorted bytewise; `.`, `..` and temporary
     /// uploads are left out.
-    private init(jail: Jail, path: VirtualPath, directory fd: CInt) throws(JailError) {
+    private init(jail: Jail, path: VirtualPath, directory fd: CInt, maximumNameBytes: Int) throws(JailError) {
         // The stream owns a duplicate; `fd` stays open for the fstatat calls of each batch.
         let streamFD = dup(fd)
         guard streamFD >= 0, let stream = fdopendir(streamFD) else {
@@ -63,6 +67,12 @@ final class DirectoryListing: Sendable {
         var starts: [Int] = []
         let hidden = Array(Jail.temporaryPrefix.utf8CString.dropLast())
         while let entry = readdir(stream) {
+            // Names plus one index per name.
+            if bytes.count + starts.count * MemoryLayout<Int>.size > maximumNameBytes {
+                closedir(stream)
+                close(fd)
+                throw JailError(errno: EOVERFLOW, path: path)
+            }
             withUnsafePointer(to: entry.pointee.d_name) {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { pointer in
                     let name = UnsafeBufferPointer(start: pointer, count: strlen(pointer) + 1)

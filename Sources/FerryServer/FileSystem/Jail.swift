@@ -211,6 +211,11 @@ struct JailError: FTPReplyError, CustomStringConvertible {
         case ELOOP: return FTPReply(.fileUnavailable, "\(self.path): Too many levels of symbolic links.")
         case ENAMETOOLONG: return FTPReply(.fileNameNotAllowed, "\(self.path): File name too long.")
         case EINVAL, EXDEV: return FTPReply(.fileNameNotAllowed, "\(self.path): Operation not allowed.")
+        case EOVERFLOW:
+            return FTPReply(
+                .fileUnavailable,
+                "\(self.path): Too many entries to list at once (the server's listing limit); list a subdirectory."
+            )
         case ENOSPC: return FTPReply(.insufficientStorage, "Insufficient storage space on the server.")
         case EDQUOT: return FTPReply(.exceededStorage, "Disk quota exceeded.")
         default: return FTPReply(.localError, "\(self.path): \(String(cString: strerror(self.errno))).")

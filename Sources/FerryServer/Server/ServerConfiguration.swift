@@ -107,6 +107,9 @@ public struct ServerConfiguration: Sendable {
     /// Quiet time after the last transfer ends before freed heap memory is returned to the system
     /// (`malloc_trim`); nil never trims.
     public var memoryTrimDelay: Duration? = .seconds(2)
+    /// Most memory one listing (LIST, NLST, MLSD, STAT path) may take for the names it sorts, about 40 bytes a name:
+    /// 64 MiB is some 1.5 million entries. A larger directory gets 550.
+    public var maximumListingNameBytes = 64 << 20
     /// Directory entries read and formatted per step of a streamed LIST/NLST/MLSD.
     public var listingBatchSize = 512
 

@@ -18,11 +18,12 @@ extension Session {
 
     func handleLIST(_ text: String?, format: ListingFormat) async {
         guard let path = await self.resolve(text ?? ".") else { return }
+        let limit = self.context.configuration.maximumListingNameBytes
         // The target (and, for a directory, its sorted names) before the data connection is used, so that a
         // missing or unreadable directory gets its 550 at once.
         guard
             let (target, listing) = await self.withJail({ jail throws(JailError) in
-                try DirectoryListing.open(jail: jail, path: path)
+                try DirectoryListing.open(jail: jail, path: path, maximumNameBytes: limit)
             })
         else { return }
         if format == .machine && target.kind != .directory {
@@ -92,14 +93,37 @@ extension Session {
     }
 
     /// STAT path (RFC 959): a LIST of the path over the control connection.
+    ///
+    /// Streamed like LIST: the reply goes out batch by batch as the facts are read, so a directory of any size
+    /// costs a few batches of memory (it used to build the whole reply first).
     func handleSTAT(path text: String) async {
         guard let path = await self.resolve(text) else { return }
+        let limit = self.context.configuration.maximumListingNameBytes
         guard
-            let (target, entries) = await self.withJail({ jail throws(JailError) in try jail.list(path) })
+            let (target, listing) = await self.withJail({ jail throws(JailError) in
+                try DirectoryListing.open(jail: jail, path: path, maximumNameBytes: limit)
+            })
         else { return }
         let writer = ListingWriter(format: .long, argument: text, facts: self.mlstFacts, now: Int64(time(nil)))
-        let lines = writer.lines(target: target, entries: entries)
-        await self.reply(FTPReply(.fileStatus, lines: ["Status of \(path):"] + lines + ["End of status"]))
+        var head = FTPReply.firstLine(code: .fileStatus, "Status of \(path):")
+        for line in writer.head(target: target) { head += FTPReply.middleLine(line) }
+        await self.send(raw: head)
+        if let listing {
+            for range in listing.batches(of: self.context.configuration.listingBatchSize) {
+                let lines = try? await self.context.fileIO.runIfActive {
+                    listing.facts(in: range, unique: false).map { FTPReply.middleLine(writer.line(for: $0)) }.joined()
+                }
+                // The connection is gone (or the pool stopped): the reply cannot be finished anyway.
+                guard let lines, self.control.isActive else { return }
+                await self.send(raw: lines)
+            }
+        }
+        await self.reply(.fileStatus, "End of status")
+    }
+
+    /// Writes bytes of a reply sent in pieces and waits for the flush (a slow reader holds the next batch back).
+    private func send(raw text: String) async {
+        try? await self.control.writeAndFlush(ByteBuffer(string: text)).get()
     }
 }
 

@@ -342,6 +342,43 @@ def scenario_allo_early_end(args):
     tls.quit()
 
 
+# --- listings with bounded memory ----------------------------------------------------------------------------
+
+
+def scenario_listing_bounds(args):
+    """STAT path streams any directory over the control connection, and a name cannot end the reply early; a
+    directory whose names pass the listing limit (maximumListingNameBytes is 20,000 in this test) gets 550 for LIST,
+    NLST, MLSD and STAT, and the session goes on."""
+    small = os.path.join(args.home, "small")
+    big = os.path.join(args.home, "big")
+    os.mkdir(small)
+    os.mkdir(big)
+    for i in range(300):
+        open(os.path.join(small, f"f{i:04}"), "w").close()
+    open(os.path.join(small, "evil\r\n213 End of status"), "w").close()
+    for i in range(2000):
+        open(os.path.join(big, f"entry-{i:06}"), "w").close()
+    ftp = connect(args)
+    lines = []
+    ftp.putcmd("STAT small")
+    first = ftp.getline()
+    assert first.startswith("213-"), first
+    while True:
+        line = ftp.getline()
+        if line.startswith("213 "):
+            break
+        lines.append(line)
+    assert line == "213 End of status", line
+    assert len([x for x in lines if " f0" in x]) == 300, len(lines)
+    assert len([x for x in lines if "evil" in x]) == 1
+    for cmd in ("LIST big", "NLST big", "MLSD big"):
+        expect_error("550", ftp.retrlines, cmd, lambda _: None)
+    expect_error("550", ftp.sendcmd, "STAT big")
+    assert len([n for n in ftp.nlst("small") if "/f0" in n]) == 300
+    assert ftp.sendcmd("NOOP").startswith("200")
+    ftp.quit()
+
+
 def main():
     ftplib_scenarios.main.__globals__.update({k: v for k, v in globals().items() if k.startswith("scenario_")})
     ftplib_scenarios.main()
