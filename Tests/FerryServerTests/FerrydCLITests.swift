@@ -23,6 +23,19 @@ struct FerrydCLITests {
         try await runProcess(Self.ferryd, arguments, stdin: stdin.map { Data($0.utf8) })
     }
 
+    @Test("duration flags are bounded: a huge --ban-time is refused, not overflowed")
+    func boundedDurations() async throws {
+        let data = try self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        for flags in [
+            ["--ban-time", "99999999999999"], ["--idle-timeout", "0"], ["--idle-timeout", "9999999999999"],
+            ["--credential-cache-ttl", "99999999999999"], ["--max-queued-logins", "0"],
+        ] {
+            let result = try await self.ferryd(["serve", "--data", data, "--port", "0"] + flags)
+            #expect(result.status != 0 && result.stderr.contains(flags[0]), "\(flags): \(result.stderr)")
+        }
+    }
+
     @Test("a home that contains the data folder or overlaps another home is refused unless --force")
     func homeOverlap() async throws {
         let data = try self.temporaryDirectory()

@@ -78,6 +78,23 @@ struct HardeningTests {
         }
     }
 
+    @Test("ferryd user rescan while an upload runs keeps its temporary file and removes only stale ones")
+    func rescanDuringUpload() async throws {
+        try await withServer { server in
+            try await runFtplib(
+                "rescan_during_upload",
+                server,
+                extra: ["ferryd": FerrydCLITests.ferryd],
+                script: "hardening_scenarios.py"
+            )
+        }
+    }
+
+    @Test("concurrent STORs over one file share its size as credit once")
+    func replaceCreditOnce() async throws {
+        try await withServer(quotas: ["alice": .init(bytes: 1 << 20)]) { try await self.run("replace_credit_once", $0) }
+    }
+
     @Test("on a dual-stack listener an IPv4 client's failures ban it")
     func dualStackBan() async throws {
         try await withServer(
