@@ -24,14 +24,16 @@ struct CrashConsistencyTests {
 
     @Test("acknowledged STOR, REST+STOR, APPE, RNTO, DELE, MKD survive SIGKILL; no temporary left or counted")
     func killDuringLoad() async throws {
-        let harness = try await CrashHarness(quota: "3MiB", files: 500)
+        // A kill finds a commit in progress only now and then, so several rounds with several workers each.
+        let rounds = 5
+        let harness = try await CrashHarness(quota: "24MiB", files: 500, workers: 5)
         defer { harness.remove() }
         var server = try await harness.start()
         defer { server.kill() }
         var leftBehind = 0
         var counts: [String: Int] = [:]
-        for round in 0..<4 {
-            let load = harness.load(round: round, port: server.port, workers: 4)
+        for round in 0..<rounds {
+            let load = harness.load(round: round, port: server.port)
             try await harness.waitUntilLoadRuns(round: round)
             try await Task.sleep(for: .milliseconds(harness.random.next(in: 300...1500)))
             server.kill()
@@ -46,14 +48,16 @@ struct CrashConsistencyTests {
         }
         // The last restart reconciled usage with the disk; now ordinary operations, all completed, must keep the
         // usage tracked incrementally exactly equal to the disk, without a walk.
-        let clean = try await harness.load(round: 4, port: server.port, workers: 4, operations: 40).value
+        let clean = try await harness.load(round: rounds, port: server.port, operations: 40).value
         #expect(clean.status == 0 && !clean.timedOut, "\(clean.stderr) \(harness.seedNote)")
-        try await harness.checkRound(4, port: server.port)
+        try await harness.checkRound(rounds, port: server.port)
         // `ferryd user list` reads the store, which must agree too.
         try await harness.expectUserListMatchesDisk()
         // Not requirements, only signs that the kills landed among operations (printed to help tune the load).
         let summary = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        print("crash consistency: \(leftBehind) temporary uploads left by 4 kills; \(summary) \(harness.seedNote)")
+        print(
+            "crash consistency: \(leftBehind) temporary uploads left by \(rounds) kills; \(summary) \(harness.seedNote)"
+        )
     }
 
     /// Isolated from the test above because it fails today for a known reason, not because of the crash: two sessions
@@ -61,13 +65,13 @@ struct CrashConsistencyTests {
     /// file as it was when it began). Remove `withKnownIssue` once APPE commits are serialized.
     @Test("concurrent APPE onto shared files keeps every acknowledged record across SIGKILL")
     func concurrentAppends() async throws {
-        let harness = try await CrashHarness(quota: "64MiB", files: 500)
+        let harness = try await CrashHarness(quota: "64MiB", files: 500, workers: 3)
         defer { harness.remove() }
         var server = try await harness.start()
         defer { server.kill() }
         var lost: [String] = []
         for round in 0..<3 {
-            let load = harness.load(round: round, port: server.port, workers: 3, shared: true)
+            let load = harness.load(round: round, port: server.port, shared: true)
             try await harness.waitUntilLoadRuns(round: round)
             try await Task.sleep(for: .milliseconds(harness.random.next(in: 300...1500)))
             server.kill()
@@ -141,13 +145,16 @@ final class CrashHarness: @unchecked Sendable {
     let home: String
     let journal: String
     let seed: UInt64
+    /// Concurrent FTP sessions of the load.
+    let workers: Int
     /// Only used by the test's own task.
     var random: SeededRandom
     private var starts = 0
 
     var seedNote: String { "(FERRY_CRASH_SEED=\(self.seed))" }
 
-    init(quota: String, files: Int) async throws {
+    init(quota: String, files: Int, workers: Int) async throws {
+        self.workers = workers
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("ferryd-crash-\(UUID().uuidString)")
         self.data = root.appendingPathComponent("data").path
         self.journal = root.appendingPathComponent("journal").path
@@ -189,12 +196,11 @@ final class CrashHarness: @unchecked Sendable {
     func load(
         round: Int,
         port: Int,
-        workers: Int,
         operations: Int = 0,
         shared: Bool = false
     ) -> Task<ProcessResult, any Error> {
         var arguments = self.arguments("load", round: round, port: port)
-        arguments += ["--workers", String(workers), "--ops", String(operations), "--max-seconds", "10"]
+        arguments += ["--workers", String(self.workers), "--ops", String(operations), "--max-seconds", "10"]
         if shared { arguments.append("--shared") }
         return Task { try await runProcess("python3", arguments, timeout: .seconds(40)) }
     }
@@ -235,7 +241,7 @@ final class CrashHarness: @unchecked Sendable {
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> Report {
         var arguments = self.arguments("check", round: round, port: port)
-        arguments += shared ? ["--shared"] : ["--workers", "4"]
+        arguments += ["--workers", String(self.workers)] + (shared ? ["--shared"] : [])
         let result = try await runProcess("python3", arguments, timeout: .seconds(30))
         let report = try #require(
             try? JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8)),

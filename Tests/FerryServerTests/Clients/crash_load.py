@@ -201,9 +201,13 @@ class Worker(threading.Thread):
         self.sequence += 1
         return f"r{self.args.round}w{self.index}s{self.sequence}"
 
-    def upload_size(self):
-        # Mostly small, sometimes large enough (and sent slowly, see `perform`) to be in flight when the kill comes.
-        return self.rng.choice([1, 100, 1000, 5000, 20000, 60000, 200000, 400000])
+    def upload(self, op):
+        """Sets an upload's size: mostly small; some large and trickled (`slow`), so that the kill finds uploads in
+        flight; some large and fast, so that it also finds commits in progress (the time to make a large upload
+        visible is a window a non-atomic commit would be caught in)."""
+        op["size"] = self.rng.choice([1, 100, 1000, 5000, 20000, 60000, 200000, 400000, 1000000, 2000000])
+        op["slow"] = op["size"] >= 200000 and self.rng.random() < 0.15
+        return op
 
     def choose(self):
         if self.args.shared:
@@ -219,8 +223,7 @@ class Worker(threading.Thread):
             if len(files) >= 8:
                 return {"op": "DELE", "path": self.rng.choice(files)}
             where = self.rng.choice([self.root] + folders)
-            return {"op": "STOR", "path": f"{where}/f{self.rng.randrange(6)}", "tag": self.tag(),
-                    "size": self.upload_size()}
+            return self.upload({"op": "STOR", "path": f"{where}/f{self.rng.randrange(6)}", "tag": self.tag()})
         if roll < 0.50:
             if len(self.state.get(log) or b"") > 100000:
                 return {"op": "DELE", "path": log}
@@ -228,7 +231,7 @@ class Worker(threading.Thread):
         if roll < 0.62:
             path = self.rng.choice(files)
             offset = self.rng.randrange(len(self.state[path]) + 1)
-            return {"op": "REST", "path": path, "offset": offset, "tag": self.tag(), "size": self.upload_size()}
+            return self.upload({"op": "REST", "path": path, "offset": offset, "tag": self.tag()})
         if roll < 0.77:
             source = self.rng.choice(files)
             where = self.rng.choice([self.root] + folders)
@@ -255,7 +258,7 @@ class Worker(threading.Thread):
                 data = frame(op["tag"], op["size"]) if kind == "APPE" else payload(op["tag"], op["size"])
                 command = ("APPE " if kind == "APPE" else "STOR ") + op["path"]
                 source = io.BytesIO(data)
-                if len(data) >= 200000:
+                if op.get("slow"):
                     source = Slow(source)
                 try:
                     reply = ftp.storbinary(command, source, blocksize=32768, rest=op.get("offset"))
