@@ -56,22 +56,26 @@ def frame(tag, size):
 
 
 def parse_frames(data):
-    """The tags of the records in `data`, in order, and the offset where whole records stop (None if they do not)."""
+    """The tags of the whole records in `data`, in order, and the offsets where something else is (a cut record).
+    After such a spot the parse goes on at the next whole record, so the records after it are still found."""
     tags = []
+    broken = []
     offset = 0
     pattern = re.compile(rb"\[([^|\]\n]+)\|(\d+)\|")
     while offset < len(data):
         match = pattern.match(data, offset)
-        if not match:
-            return tags, offset
-        tag = match.group(1).decode()
-        size = int(match.group(2))
-        end = match.end() + size + 2
-        if data[offset:end] != frame(tag, size):
-            return tags, offset
-        tags.append(tag)
-        offset = end
-    return tags, None
+        if match:
+            tag = match.group(1).decode()
+            size = int(match.group(2))
+            end = match.end() + size + 2
+            if data[offset:end] == frame(tag, size):
+                tags.append(tag)
+                offset = end
+                continue
+        broken.append(offset)
+        following = data.find(b"[", offset + 1)
+        offset = following if following >= 0 else len(data)
+    return tags, broken
 
 
 def read_tree(home, root):
@@ -464,10 +468,9 @@ def check_shared(args, round_directory, violations, stats):
             violations.append({"kind": "append prefix", "detail": f"{path}: lost the content it had before the round"})
             continue
         tags, broken = parse_frames(content[len(before):])
-        if broken is not None:
-            violations.append(
-                {"kind": "append record", "detail": f"{path}: not whole records at {len(before) + broken}"}
-            )
+        if broken:
+            where = [len(before) + offset for offset in broken]
+            violations.append({"kind": "append record cut", "detail": f"{path}: not whole records at {where}"})
         for tag in tags:
             if tag in found:
                 violations.append({"kind": "append record", "detail": f"{path}: record {tag} twice"})
