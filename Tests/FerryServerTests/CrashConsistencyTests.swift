@@ -60,14 +60,10 @@ struct CrashConsistencyTests {
         )
     }
 
-    /// Isolated from the test above because it fails today for a known reason, not because of the crash: two sessions
-    /// that APPE the same file at once both get 226, and the file keeps only the last commit (each APPE copies the
-    /// file as it was when it began). The same race also cuts records: an APPE measures the file, another session's
-    /// commit replaces it (possibly with a shorter one, after a lost append), and the APPE copies the measured length
-    /// of the new file, ending in the middle of a record (or fails with 451 if the new file is shorter still). Both
-    /// are marked with `withKnownIssue`; every other check here (no temporary left, usage, records in each session's
-    /// order, nothing lost from before the round) must pass. Remove the marker once concurrent APPEs are serialized.
-    static let knownIssueKinds: Set<String> = ["concurrent append lost", "append record cut"]
+    /// Several sessions APPE framed records to shared files while ferryd is killed: every record acknowledged with
+    /// 226 is in its file, whole and once, in each session's order. Before appends were added at the commit under the
+    /// user's lock (each APPE copied the file as it was when it began), most acknowledged records were lost and some
+    /// were cut in the middle.
 
     @Test("concurrent APPE onto shared files keeps every acknowledged record across SIGKILL")
     func concurrentAppends() async throws {
@@ -75,7 +71,6 @@ struct CrashConsistencyTests {
         defer { harness.remove() }
         var server = try await harness.start()
         defer { server.kill() }
-        var known: [String] = []
         for round in 0..<3 {
             let load = harness.load(round: round, port: server.port, shared: true)
             try await harness.waitUntilLoadRuns(round: round)
@@ -85,18 +80,7 @@ struct CrashConsistencyTests {
             #expect(loaded.status == 0 && !loaded.timedOut, "round \(round): \(loaded.stderr) \(harness.seedNote)")
 
             server = try await harness.start()
-            let report = try await harness.checkRound(round, port: server.port, shared: true) {
-                !Self.knownIssueKinds.contains($0.kind)
-            }
-            known += report.violations.filter { Self.knownIssueKinds.contains($0.kind) }.map { "round \(round): \($0)" }
-        }
-        // Not intermittent: every run loses appends today, and once none are lost this reports that the known issue
-        // did not occur, the signal to remove the marker.
-        let knownIssue =
-            "Two sessions APPE the same file at once: both get 226 and the file keeps only the last commit"
-            + " (and a record can be cut: the APPE copies a length measured on a file since replaced)"
-        withKnownIssue(Comment(rawValue: knownIssue)) {
-            #expect(known.isEmpty, "\(known.joined(separator: "\n")) \(harness.seedNote)")
+            try await harness.checkRound(round, port: server.port, shared: true)
         }
     }
 }
@@ -125,10 +109,9 @@ struct DiskUsage {
         }
     }
 
-    /// What the server should count against the file-count quota. The single place of that rule: today regular files
-    /// only ("Directories are not counted", README). When directories start to count, this becomes
-    /// `regularFiles + directories` (the home itself is not among `directories`).
-    var countedFiles: Int64 { self.regularFiles }
+    /// What the server counts against the file-count quota, the single place of that rule here: regular files and
+    /// directories (a directory counts as one file), the home itself not among `directories`.
+    var countedFiles: Int64 { self.regularFiles + self.directories }
 }
 
 /// A seeded generator (SplitMix64): the kill delays of a run can be replayed with `FERRY_CRASH_SEED`.
@@ -239,13 +222,11 @@ final class CrashHarness: @unchecked Sendable {
 
     /// The checks after a round, with the server up: the journal against the disk and the listings (in Python), no
     /// temporary upload left on disk, and the usage the server reports (SITE QUOTA) equal to the disk.
-    /// `expected` picks the violations that fail the test here; the others are returned for the caller to judge.
     @discardableResult
     func checkRound(
         _ round: Int,
         port: Int,
         shared: Bool = false,
-        expected: (Report.Violation) -> Bool = { _ in true },
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> Report {
         var arguments = self.arguments("check", round: round, port: port)
@@ -256,10 +237,9 @@ final class CrashHarness: @unchecked Sendable {
             "round \(round) check failed: \(result.stdout) \(result.stderr) \(self.seedNote)",
             sourceLocation: sourceLocation
         )
-        let failures = report.violations.filter(expected)
         #expect(
-            failures.isEmpty,
-            "round \(round): \(failures.map(\.description).joined(separator: "\n")) \(self.seedNote)",
+            report.violations.isEmpty,
+            "round \(round): \(report.violations.map(\.description).joined(separator: "\n")) \(self.seedNote)",
             sourceLocation: sourceLocation
         )
         let disk = try DiskUsage(home: self.home)
