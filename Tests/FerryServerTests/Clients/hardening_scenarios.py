@@ -420,7 +420,8 @@ def scenario_replace_credit_once(args):
     ftp = connect(args)
     stor_bytes(ftp, "f.bin", os.urandom(600_000))
     results = [None, None]
-    started = threading.Event()
+    # Both STORs are begun (and their books opened) before either sends a byte, however slow the machine is.
+    started = threading.Barrier(2, timeout=30)
     threads = [
         threading.Thread(
             target=slow_upload, args=(args, "STOR", "f.bin", os.urandom(600_000), started, results, i, 10)
@@ -429,8 +430,6 @@ def scenario_replace_credit_once(args):
     ]
     for t in threads:
         t.start()
-    time.sleep(0.3)
-    started.set()
     for t in threads:
         t.join(60)
     codes = sorted((r or "")[:3] for r in results)
