@@ -4,6 +4,7 @@ import FerryServer
 import FerryUsers
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import UnixSignals
 
@@ -122,6 +123,12 @@ extension Ferryd {
         )
         var credentialCacheTTL: Int = 300
 
+        @Option(
+            name: .customLong("io-threads"),
+            help: "Threads for the sessions' file operations (opens, listings, writes, commits)."
+        )
+        var ioThreads: Int = 16
+
         @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
 
@@ -139,6 +146,9 @@ extension Ferryd {
             }
             guard self.maxConnectionRatePerIP >= 0, self.maxConnectionRatePerIP <= 1_000_000 else {
                 throw ValidationError("--max-connection-rate-per-ip must be between 0 and 1000000")
+            }
+            guard (1...1024).contains(self.ioThreads) else {
+                throw ValidationError("--io-threads must be between 1 and 1024")
             }
             guard (1...1_000_000).contains(self.maxQueuedLogins) else {
                 throw ValidationError("--max-queued-logins must be between 1 and 1000000")
@@ -254,13 +264,19 @@ extension Ferryd {
                 configuration: configuration
             )
 
+            // The file I/O threads of every session (opens, listings, writes, commits). NIO's shared pool has one
+            // thread per core: two users reading huge directories would hold all of it and every other user's CWD
+            // or commit would wait. Checksums and copies have threads of their own (BulkIO).
+            let fileIO = NIOThreadPool(numberOfThreads: self.ioThreads)
+            fileIO.start()
             let server: FTPServer
             do {
                 server = try FTPServer(
                     configuration: configuration,
                     store: store,
                     authenticator: authenticator,
-                    logger: logger
+                    logger: logger,
+                    fileIO: fileIO
                 )
             } catch {
                 throw CLIError("cannot set up TLS: \(error)")
@@ -283,6 +299,7 @@ extension Ferryd {
             )
             try await group.run()
             await authenticator.shutdown()
+            try? await fileIO.shutdownGracefully()
         }
 
         /// First start: a `demo` user with a random password, printed once, so a newcomer can connect at once.
