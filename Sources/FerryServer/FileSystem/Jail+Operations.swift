@@ -174,12 +174,12 @@ extension Jail {
         let location = try self.resolve(path, followFinal: true)
         guard let name = location.name else { throw JailError(errno: EISDIR, path: path) }
         var existing = stat()
-        var base: FileIdentity? = nil
+        var base: FileVersion? = nil
         if fstatat(location.directory, name, &existing, AT_SYMLINK_NOFOLLOW) == 0 {
             guard existing.st_mode & S_IFMT == S_IFREG else {
                 throw JailError(errno: existing.st_mode & S_IFMT == S_IFDIR ? EISDIR : EACCES, path: path)
             }
-            base = FileIdentity(existing)
+            base = FileVersion(existing)
         } else if errno != ENOENT {
             throw JailError(errno: errno, path: path)
         }
@@ -269,30 +269,6 @@ extension Jail {
     }
 }
 
-/// What identifies one version of a file: a commit that depends on the file not having changed since the upload
-/// began (a digest that covers its first bytes, REST n) compares these.
-struct FileIdentity: Equatable, Sendable {
-    var device: UInt64
-    var inode: UInt64
-    var size: Int64
-    var modified: timespec
-    var changed: timespec
-
-    init(_ info: stat) {
-        self.device = UInt64(info.st_dev)
-        self.inode = UInt64(info.st_ino)
-        self.size = Int64(info.st_size)
-        self.modified = info.st_mtim
-        self.changed = info.st_ctim
-    }
-
-    static func == (a: FileIdentity, b: FileIdentity) -> Bool {
-        a.device == b.device && a.inode == b.inode && a.size == b.size && a.modified.tv_sec == b.modified.tv_sec
-            && a.modified.tv_nsec == b.modified.tv_nsec && a.changed.tv_sec == b.changed.tv_sec
-            && a.changed.tv_nsec == b.changed.tv_nsec
-    }
-}
-
 /// A temporary upload file beside its final name: `commit` makes it visible, `discardIfPending` throws it away.
 ///
 /// `@unchecked Sendable`: the descriptors are immutable, and `finished` (behind a lock) guarantees they are
@@ -313,7 +289,7 @@ final class PendingUpload: @unchecked Sendable {
     let fd: CInt
     let path: VirtualPath
     /// The file at the path when the upload began, nil if there was none.
-    let base: FileIdentity?
+    let base: FileVersion?
     let kind: Kind
     private let finished = NIOLockedValueBox(false)
 
@@ -323,7 +299,7 @@ final class PendingUpload: @unchecked Sendable {
         finalName: String,
         fd: CInt,
         path: VirtualPath,
-        base: FileIdentity?,
+        base: FileVersion?,
         kind: Kind
     ) {
         self.directory = directory
@@ -373,8 +349,8 @@ final class PendingUpload: @unchecked Sendable {
         defer { close(source) }
         var info = stat()
         // The prefix must come from the very file the upload began with (the digest of SITE EXPECT covers it).
-        guard fstat(source, &info) == 0, FileIdentity(info).inode == self.base?.inode,
-            FileIdentity(info).device == self.base?.device
+        guard fstat(source, &info) == 0, FileVersion(info).inode == self.base?.inode,
+            FileVersion(info).device == self.base?.device
         else { throw JailError(errno: ECANCELED, path: self.path) }
         var sourceOffset: Int64 = 0  // long long
         while sourceOffset < prefix {
@@ -395,7 +371,7 @@ final class PendingUpload: @unchecked Sendable {
     }
 
     /// Feeds the first `keptPrefix` bytes of the old file to `digests`, so the upload's digests cover the whole
-    /// finished file (blocking). The commit checks that the file did not change since (`FileIdentity`).
+    /// finished file (blocking). The commit checks that the file did not change since (`FileVersion`).
     func digestPrefix(into digests: UploadDigests) throws(JailError) {
         let prefix = self.keptPrefix
         guard prefix > 0, !digests.isEmpty else { return }
@@ -459,13 +435,13 @@ final class PendingUpload: @unchecked Sendable {
         }
         let received = Int64(info.st_size)
         var previous = stat()
-        var current: FileIdentity? = nil
+        var current: FileVersion? = nil
         if fstatat(self.directory, self.finalName, &previous, AT_SYMLINK_NOFOLLOW) == 0 {
             guard previous.st_mode & S_IFMT != S_IFDIR else {
                 self.removeTemporary()
                 throw JailError(errno: EISDIR, path: self.path)
             }
-            if previous.st_mode & S_IFMT == S_IFREG { current = FileIdentity(previous) }
+            if previous.st_mode & S_IFMT == S_IFREG { current = FileVersion(previous) }
         }
         if sameBase && current != self.base {
             self.removeTemporary()
@@ -487,7 +463,7 @@ final class PendingUpload: @unchecked Sendable {
         books: UploadBooks?,
         durable: Bool,
         size: Int64,
-        previous: FileIdentity?
+        previous: FileVersion?
     ) throws -> (version: FileVersion, delta: (bytes: Int64, files: Int64)?) {
         let delta: (bytes: Int64, files: Int64)?
         do {
@@ -522,7 +498,7 @@ final class PendingUpload: @unchecked Sendable {
         books: UploadBooks?,
         durable: Bool,
         size: Int64,
-        previous: FileIdentity?
+        previous: FileVersion?
     ) throws -> (version: FileVersion, delta: (bytes: Int64, files: Int64)?) {
         let start = previous?.size ?? 0
         let delta: (bytes: Int64, files: Int64)?

@@ -6,8 +6,9 @@ import NIOConcurrencyHelpers
     import Glibc
 #endif
 
-/// Which version of which file a digest belongs to: the inode and everything that changes when its content may
-/// have changed (size, modification time, and change time, which also moves on a rename or `touch -m`).
+/// Which version of which file a digest belongs to, or an upload began with: the inode and everything that changes
+/// when its content may have changed (size, modification time, and change time, which also moves on a rename or
+/// `touch -m`).
 struct FileVersion: Hashable, Sendable {
     var device: UInt64
     var inode: UInt64

@@ -102,7 +102,7 @@ public final class QuotaAccount: @unchecked Sendable {
     /// An appending upload (APPE, REST at the end) reserves every byte it receives.
     func beginUpload(
         path: VirtualPath,
-        replacing: FileIdentity?,
+        replacing: FileVersion?,
         appending: Bool
     ) throws(QuotaExceeded) -> UploadBooks {
         let isNewFile = replacing == nil
