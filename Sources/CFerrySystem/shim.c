@@ -35,6 +35,15 @@ ssize_t cferry_copy_file_range(int fd_in, long long *off_in, int fd_out, long lo
     return n;
 }
 
+int cferry_start_writeback(int fd, long long offset, long long length) {
+#if defined(__linux__)
+    return sync_file_range(fd, (off64_t)offset, (off64_t)length, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)length;
+    return 0;
+#endif
+}
+
 int cferry_openat2_cached(int dirfd, const char *path, int flags, int jailed) {
 #if defined(__linux__) && defined(SYS_openat2) && defined(RESOLVE_CACHED)
     struct open_how how = {

@@ -8,6 +8,10 @@
 /// open(2) flag O_PATH: a handle for walking and fstat, never reading.
 int cferry_o_path(void);
 
+/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE: starts writing a range of a file to disk without waiting, so the
+/// fsync before a commit finds little left to write. 0 where there is no such call.
+int cferry_start_writeback(int fd, long long offset, long long length);
+
 /// copy_file_range(2): in-kernel copy (reflinks on file systems that support it).
 ssize_t cferry_copy_file_range(int fd_in, long long *off_in, int fd_out, long long *off_out, size_t len);
 

@@ -155,6 +155,7 @@ final class DirectUploads: Sendable {
                 guard written > 0 else { throw JailError(errno: EIO, path: upload.path) }
                 left -= written
             }
+            upload.wrote(count)
         }
         return (received, onDisk)
     }

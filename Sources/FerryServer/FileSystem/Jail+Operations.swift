@@ -170,7 +170,11 @@ extension Jail {
     ///   in the file, whatever else commits meanwhile.
     /// - REST n + STOR with n below the size keeps the first n bytes: `copyPrefix` copies them into the temporary
     ///   file (counted in the quota, cancellable), and the commit replaces the file.
-    func beginUpload(_ path: VirtualPath, mode requested: UploadMode) throws(JailError) -> PendingUpload {
+    func beginUpload(
+        _ path: VirtualPath,
+        mode requested: UploadMode,
+        writeBehind: Bool = false
+    ) throws(JailError) -> PendingUpload {
         let location = try self.resolve(path, followFinal: true)
         guard let name = location.name else { throw JailError(errno: EISDIR, path: path) }
         var existing = stat()
@@ -223,7 +227,8 @@ extension Jail {
             fd: fd,
             path: path,
             base: base,
-            kind: kind
+            kind: kind,
+            writeBehind: writeBehind
         )
     }
 
@@ -291,6 +296,10 @@ final class PendingUpload: @unchecked Sendable {
     /// The file at the path when the upload began, nil if there was none.
     let base: FileVersion?
     let kind: Kind
+    /// Start writing each batch to disk as soon as it is written (see `wrote`).
+    let writeBehind: Bool
+    /// Bytes received and written so far (for `wrote`).
+    private let written = NIOLockedValueBox<Int64>(0)
     private let finished = NIOLockedValueBox(false)
 
     init(
@@ -300,8 +309,10 @@ final class PendingUpload: @unchecked Sendable {
         fd: CInt,
         path: VirtualPath,
         base: FileVersion?,
-        kind: Kind
+        kind: Kind,
+        writeBehind: Bool
     ) {
+        self.writeBehind = writeBehind
         self.directory = directory
         self.temporaryName = temporaryName
         self.finalName = finalName
@@ -401,6 +412,19 @@ final class PendingUpload: @unchecked Sendable {
             }
             offset += count
         }
+        self.wrote(bytes.count)
+    }
+
+    /// With `writeBehind` (durable uploads), every batch written starts its own write to disk at once, so the disk
+    /// works while the network brings the next batches and the fsync at the commit has little left to do (measured:
+    /// BENCHMARKS.md, "Durable uploads"). Called after each write, by one writer at a time.
+    func wrote(_ count: Int) {
+        guard self.writeBehind, count > 0 else { return }
+        let start = self.written.withLockedValue { written -> Int64 in
+            defer { written += Int64(count) }
+            return written
+        }
+        _ = cferry_start_writeback(self.fd, start + self.initialSize, Int64(count))
     }
 
     /// Makes the upload visible, if the quota books admit it: replaces the file atomically (rename), or adds the

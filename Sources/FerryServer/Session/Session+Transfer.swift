@@ -161,9 +161,10 @@ extension Session {
         let digests = UploadDigests(algorithms)
         // APPE keeps the whole existing file; REST+STOR keeps its first `restart` bytes. Nothing is copied yet.
         let mode: Jail.UploadMode = append ? .append : (restart > 0 ? .resume(at: restart) : .replace)
+        let durable = self.context.configuration.durableUploads
         guard
             let upload = await self.withJail({ jail throws(JailError) in
-                try jail.beginUpload(path, mode: mode)
+                try jail.beginUpload(path, mode: mode, writeBehind: durable)
             })
         else { return }
         // Limits may have been changed with `ferryd user quota` since the last upload.
@@ -191,7 +192,6 @@ extension Session {
         }
         // Only now, with the quota reserved and a data connection set up, is the old file read: its first bytes
         // hashed for the digests, and copied for REST n + STOR.
-        let durable = self.context.configuration.durableUploads
         let sameBase = expectation != nil && upload.keptPrefix > 0
         let type = self.transferType
         let job = self.transferJob(setup: setup, command: append ? "APPE" : "STOR", path: path)
