@@ -93,10 +93,14 @@ ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 rm -rf "$WORK/data"
 echo "$BENCH_PASS" | "$FERRYD" user add --data "$WORK/data" "$BENCH_USER" --password-stdin \
     --home "$WORK/homes/ferryd" --quota unlimited --files unlimited >/dev/null
+# vsftpd does not fsync uploads; neither does ferryd here, so both are measured with the same semantics. The cost of
+# ferryd's default (durable uploads) is measured on its own by fsync_cost.py (BENCHMARKS.md, "Durable uploads").
+# FERRYD_DURABILITY= (empty) measures the default instead.
+FERRYD_DURABILITY=${FERRYD_DURABILITY---unsafe-no-fsync}
 start_ferryd() {
     $NICE "$FERRYD" serve --data "$WORK/data" --host 127.0.0.1 --port $FERRY_PORT --passive-ports 21000-22999 \
         --max-connections 20000 --max-connections-per-ip 20000 --max-sessions-per-user 20000 --idle-timeout 900 \
-        --tls optional --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" --log-level warning \
+        --tls optional --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem" --log-level warning $FERRYD_DURABILITY \
         </dev/null >>"$WORK/ferryd.log" 2>&1 &
     FERRYD_PID=$!
 }
