@@ -13,10 +13,12 @@ struct AccountWatcher {
     let context: ServerContext
     let interval: Duration
 
-    func run() async {
+    /// Runs until the server shuts down. Waits with an event-loop timer, not `Task.sleep`: like the sessions, the
+    /// watcher never waits for Swift's global pool, which other code in the process may keep busy.
+    func run(on eventLoop: EventLoop) async {
         var seen: Int64? = nil
         while !self.context.registry.isShuttingDown {
-            try? await Task.sleep(for: self.interval)
+            try? await eventLoop.scheduleTask(in: TimeAmount(self.interval)) {}.futureResult.get()
             guard let counter = try? await self.context.store.externalChangeCounter() else { continue }
             defer { seen = counter }
             guard let previous = seen, previous != counter else { continue }

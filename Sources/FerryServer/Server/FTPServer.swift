@@ -158,8 +158,10 @@ public final class FTPServer: Service, Sendable {
                     try await Self.accept(on: plain, context: context, implicitTLS: nil)
                 }
                 // Ends by itself once the shutdown begins.
-                group.addTask {
-                    await AccountWatcher(context: context, interval: configuration.accountCheckInterval).run()
+                let watcherLoop = plain.channel.eventLoop
+                group.addTask(executorPreference: EventLoopTaskExecutor(watcherLoop)) {
+                    await AccountWatcher(context: context, interval: configuration.accountCheckInterval)
+                        .run(on: watcherLoop)
                 }
                 // Not accepting any more once both loops end: the discarding groups wait for the sessions.
             }
