@@ -23,6 +23,27 @@ struct FerrydCLITests {
         try await runProcess(Self.ferryd, arguments, stdin: stdin.map { Data($0.utf8) })
     }
 
+    @Test("under a low open-file limit ferryd serve lowers --max-connections to what the limit carries, and says so")
+    func descriptorLimit() async throws {
+        let data = try self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        // The hard limit 300 carries (300 - 64) / 4 = 59 connections. The address is one no interface has, so the
+        // bind fails right after the limit is fitted and the server exits (nothing is sent anywhere).
+        let result = try await runProcess(
+            "sh",
+            [
+                "-c", "ulimit -Sn 100; ulimit -Hn 300; exec \"$0\" serve --data \"$1\" --host 203.0.113.1 --port 0",
+                Self.ferryd, data,
+            ]
+        )
+        #expect(result.status != 0)
+        #expect(
+            result.stderr.contains("--max-connections lowered") && result.stderr.contains("allowed=59")
+                && result.stderr.contains("open-file limit=300"),
+            "\(result.stderr)"
+        )
+    }
+
     @Test("duration flags are bounded: a huge --ban-time is refused, not overflowed")
     func boundedDurations() async throws {
         let data = try self.temporaryDirectory()
