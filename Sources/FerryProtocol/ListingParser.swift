@@ -63,15 +63,17 @@ public enum ListingParser {
     /// after the space that ends the facts, kept exactly. `type=cdir`/`pdir` entries are returned as directories;
     /// skip them with ``RemoteEntry/isCurrentOrParent``.
     public static func parseMLSx(_ line: String) -> RemoteEntry? {
-        var text = Substring(Self.strippingLineEnd(line))
+        // Split on scalars, not Characters: a name that starts with a combining mark would otherwise be glued to the
+        // space before it, and the line would be dropped or its name read wrong (found by Fuzz/FuzzListing).
+        var text = Self.strippingLineEnd(line).unicodeScalars
         // MLST's reply line has a leading space; MLSD lines with no facts are " name". Tell them apart by
         // whether what follows the first space looks like facts.
         if text.first == " " {
             let rest = text.dropFirst()
-            if let space = rest.firstIndex(of: " "), Self.looksLikeFacts(rest[..<space]) {
+            if let space = rest.firstIndex(of: " "), Self.looksLikeFacts(Substring(rest[..<space])) {
                 text = rest
             } else {
-                let name = String(rest)
+                let name = String(Substring(rest))
                 return name.isEmpty ? nil : RemoteEntry(name: name, kind: .other)
             }
         }
@@ -80,23 +82,23 @@ public enum ListingParser {
         // a server that forgets the final ";" is still understood at the first space.
         let factsPart: Substring
         let name: Substring
-        if let separator = text.firstRange(of: "; ") {
-            factsPart = text[..<separator.lowerBound]
-            name = text[separator.upperBound...]
+        if let separator = text.firstRange(of: "; ".unicodeScalars) {
+            factsPart = Substring(text[..<separator.lowerBound])
+            name = Substring(text[separator.upperBound...])
         } else if let space = text.firstIndex(of: " ") {
-            factsPart = text[..<space]
-            name = text[text.index(after: space)...]
+            factsPart = Substring(text[..<space])
+            name = Substring(text[text.index(after: space)...])
         } else {
             return nil
         }
         guard !name.isEmpty, Self.looksLikeFacts(factsPart) else { return nil }
 
         var facts: [String: String] = [:]
-        for fact in factsPart.split(separator: ";", omittingEmptySubsequences: true) {
+        for fact in factsPart.unicodeScalars.split(separator: ";", omittingEmptySubsequences: true) {
             guard let equals = fact.firstIndex(of: "=") else { return nil }
-            let key = fact[..<equals].lowercased()
+            let key = Substring(fact[..<equals]).lowercased()
             guard !key.isEmpty else { return nil }
-            facts[key] = String(fact[fact.index(after: equals)...])
+            facts[key] = String(Substring(fact[fact.index(after: equals)...]))
         }
 
         var entry = RemoteEntry(name: String(name), kind: .other, facts: facts)
@@ -112,9 +114,9 @@ public enum ListingParser {
                     || lowered == "os.unix=link"
                 {
                     entry.kind = .symlink
-                    if let colon = type.firstIndex(of: ":") {
-                        let target = type[type.index(after: colon)...]
-                        if !target.isEmpty { entry.linkTarget = String(target) }
+                    if let colon = type.unicodeScalars.firstIndex(of: ":") {
+                        let target = type.unicodeScalars[type.unicodeScalars.index(after: colon)...]
+                        if !target.isEmpty { entry.linkTarget = String(Substring(target)) }
                     }
                 }
             }
@@ -190,10 +192,13 @@ public enum ListingParser {
     /// `-rw-r--r--    1 owner    group        1234 Nov 26 19:09 name`, with or without the group column, with
     /// `major, minor` instead of a size for devices, and `YYYY-MM-DD HH:MM` dates (`ls --time-style=long-iso`).
     private static func parseUnix(_ text: Substring, now: Int64) -> RemoteEntry? {
-        let line = text.drop(while: { $0 == " " })
+        // Scalars, not Characters, as in `parseMLSx`: a name starting with a combining mark must not swallow the
+        // space before it.
+        let line = text.unicodeScalars.drop(while: { $0 == " " })
         let tokens = Self.tokens(line)
         guard tokens.count >= 5 else { return nil }
-        let modeToken = line[tokens[0]]
+        func word(_ index: Int) -> Substring { Substring(line[tokens[index]]) }
+        let modeToken = word(0)
         guard let (kind, permissions) = Self.parseModeToken(modeToken) else { return nil }
 
         // Find the date: the first "Mon dd (yyyy|hh:mm)" (or "yyyy-mm-dd hh:mm") preceded by a size, and followed
@@ -201,12 +206,12 @@ public enum ListingParser {
         var index = 2
         while index + 2 < tokens.count {
             defer { index += 1 }
-            let sizeToken = line[tokens[index - 1]]
-            let dateEnd: Substring.Index
+            let sizeToken = word(index - 1)
+            let dateEnd: String.Index
             let modified: Int64?
-            if let month = Self.monthNames.firstIndex(of: line[tokens[index]].lowercased()) {
-                guard let day = Self.smallNumber(line[tokens[index + 1]]), (1...31).contains(day) else { continue }
-                let yearOrTime = line[tokens[index + 2]]
+            if let month = Self.monthNames.firstIndex(of: word(index).lowercased()) {
+                guard let day = Self.smallNumber(word(index + 1)), (1...31).contains(day) else { continue }
+                let yearOrTime = word(index + 2)
                 if yearOrTime.count == 4, let year = Self.smallNumber(yearOrTime) {
                     modified = Self.epoch(year: year, month: month + 1, day: day, hour: 0, minute: 0, second: 0)
                 } else if let (hour, minute) = Self.parseClock(yearOrTime) {
@@ -215,8 +220,8 @@ public enum ListingParser {
                     continue
                 }
                 dateEnd = tokens[index + 2].upperBound
-            } else if let (year, month, day) = Self.parseISODate(line[tokens[index]]),
-                let (hour, minute) = Self.parseClock(line[tokens[index + 1]])
+            } else if let (year, month, day) = Self.parseISODate(word(index)),
+                let (hour, minute) = Self.parseClock(word(index + 1))
             {
                 modified = Self.epoch(year: year, month: month, day: day, hour: hour, minute: minute, second: 0)
                 dateEnd = tokens[index + 1].upperBound
@@ -229,7 +234,7 @@ public enum ListingParser {
             var size: Int64?
             if let value = Int64(sizeToken), value >= 0, sizeToken.allSatisfy({ $0.isASCII && $0.isNumber }) {
                 size = value
-                if kind == .other, index >= 3, line[tokens[index - 2]].hasSuffix(",") { size = nil }
+                if kind == .other, index >= 3, word(index - 2).hasSuffix(",") { size = nil }
             } else if sizeToken.contains(","), sizeToken.allSatisfy({ $0 == "," || ($0.isASCII && $0.isNumber) }) {
                 size = nil
             } else {
@@ -241,12 +246,12 @@ public enum ListingParser {
             var name = line[line.index(after: dateEnd)...]
             guard !name.isEmpty else { continue }
             var linkTarget: String?
-            if kind == .symlink, let arrow = name.firstRange(of: " -> ") {
-                linkTarget = String(name[arrow.upperBound...])
+            if kind == .symlink, let arrow = name.firstRange(of: " -> ".unicodeScalars) {
+                linkTarget = String(Substring(name[arrow.upperBound...]))
                 name = name[..<arrow.lowerBound]
             }
             return RemoteEntry(
-                name: String(name),
+                name: String(Substring(name)),
                 kind: kind,
                 size: size,
                 modified: modified,
@@ -276,7 +281,7 @@ public enum ListingParser {
     }
 
     /// The ranges of the space-separated words of `line`.
-    private static func tokens(_ line: Substring) -> [Range<Substring.Index>] {
+    private static func tokens(_ line: Substring.UnicodeScalarView) -> [Range<String.Index>] {
         var result: [Range<Substring.Index>] = []
         var index = line.startIndex
         while index < line.endIndex {
@@ -325,10 +330,13 @@ public enum ListingParser {
 
     /// `11-26-26  07:09PM       <DIR>          My Dir` and `02-07-21  10:05AM              1234 file name.txt`,
     /// with 2- or 4-digit years (MM-DD-YY[YY], or YYYY-MM-DD), 12-hour (AM/PM) or 24-hour times.
-    private static func parseDOS(_ line: Substring) -> RemoteEntry? {
+    private static func parseDOS(_ text: Substring) -> RemoteEntry? {
+        // Scalars, not Characters, as in `parseMLSx`.
+        let line = text.unicodeScalars
         let tokens = Self.tokens(line)
         guard tokens.count >= 4 else { return nil }
-        let dateParts = line[tokens[0]].split(omittingEmptySubsequences: false, whereSeparator: { "-/.".contains($0) })
+        func word(_ index: Int) -> Substring { Substring(line[tokens[index]]) }
+        let dateParts = word(0).split(omittingEmptySubsequences: false, whereSeparator: { "-/.".contains($0) })
         guard dateParts.count == 3, let a = Self.smallNumber(dateParts[0]), let b = Self.smallNumber(dateParts[1]),
             let c = Self.smallNumber(dateParts[2])
         else { return nil }
@@ -341,7 +349,7 @@ public enum ListingParser {
             if dateParts[2].count == 2 { year += year < 70 ? 2000 : 1900 }
         }
 
-        var timeText = line[tokens[1]].uppercased()[...]
+        var timeText = word(1).uppercased()[...]
         var meridiem: Substring?
         if timeText.hasSuffix("AM") || timeText.hasSuffix("PM") {
             meridiem = timeText.suffix(2)
@@ -358,7 +366,7 @@ public enum ListingParser {
         guard let modified = Self.epoch(year: year, month: month, day: day, hour: hour, minute: minute, second: 0)
         else { return nil }
 
-        let sizeToken = line[tokens[2]]
+        let sizeToken = word(2)
         var kind = RemoteEntry.Kind.file
         var size: Int64?
         if sizeToken.uppercased() == "<DIR>" {
@@ -374,7 +382,7 @@ public enum ListingParser {
         }
         // The name starts after the padding that follows the size or <DIR> column.
         let name = line[tokens[3].lowerBound...]
-        return RemoteEntry(name: String(name), kind: kind, size: size, modified: modified)
+        return RemoteEntry(name: String(Substring(name)), kind: kind, size: size, modified: modified)
     }
 
     // MARK: - Helpers
@@ -387,7 +395,7 @@ public enum ListingParser {
 
     /// Whether `text` is `name=value;…` (every part has a name and an `=`).
     private static func looksLikeFacts(_ text: Substring) -> Bool {
-        let parts = text.split(separator: ";", omittingEmptySubsequences: true)
+        let parts = text.unicodeScalars.split(separator: ";", omittingEmptySubsequences: true)
         guard !parts.isEmpty else { return false }
         return parts.allSatisfy { part in
             guard let equals = part.firstIndex(of: "=") else { return false }

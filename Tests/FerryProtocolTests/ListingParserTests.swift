@@ -461,4 +461,39 @@ struct ListingParserTests {
         #expect(entries.map(\.name) == ["a", "b", "c"])
         #expect(ListingParser.parse(listing: "", machine: false, now: now).isEmpty)
     }
+
+    // Found by Fuzz/FuzzListing: a name that starts with a combining mark (U+0301 here) forms one Character with the
+    // space before it, so splitting on Characters dropped the entry or glued that space to the name. The parsers split
+    // on Unicode scalars, as the server writes the line.
+    @Test("names that start with a combining mark, in LIST (Unix and DOS) and MLSD")
+    func combiningMarkNames() throws {
+        let name = "\u{301}x y"
+        let unix = try #require(
+            ListingParser.parseLIST("-rw-r--r--    1 ftp      ftp          1234 Nov 14 22:13 \(name)", now: now)
+        )
+        #expect(Array(unix.name.unicodeScalars) == Array(name.unicodeScalars))
+        #expect(unix.size == 1234)
+        let old = try #require(ListingParser.parseLIST("drwxr-xr-x 2 ftp ftp 4096 Jan  2  2020 \(name)", now: now))
+        #expect(Array(old.name.unicodeScalars) == Array(name.unicodeScalars))
+        let link = try #require(
+            ListingParser.parseLIST("lrwxrwxrwx 1 ftp ftp 7 Nov 14 22:13 a -> \u{301}target", now: now)
+        )
+        #expect(link.name == "a")
+        #expect(link.linkTarget.map { Array($0.unicodeScalars) } == Array("\u{301}target".unicodeScalars))
+        let dos = try #require(ListingParser.parseLIST("11-14-23  10:13PM       <DIR>          \(name)", now: now))
+        #expect(Array(dos.name.unicodeScalars) == Array(name.unicodeScalars))
+
+        let machine = try #require(ListingParser.parseMLSx("type=file;size=5; \(name)"))
+        #expect(Array(machine.name.unicodeScalars) == Array(name.unicodeScalars))
+        #expect(machine.size == 5)
+        let slink = try #require(ListingParser.parseMLSx("type=OS.unix=slink:\u{301}t; l"))
+        #expect(slink.linkTarget.map { Array($0.unicodeScalars) } == Array("\u{301}t".unicodeScalars))
+
+        // And what Ferry's own server writes for such a file reads back.
+        let facts = FileFacts(name: name, kind: .file, size: 3, modified: now - day, mode: 0o644, unique: "1")
+        let listed = try #require(ListingParser.parseLIST(ListFormat.line(for: facts, now: now), now: now))
+        #expect(Array(listed.name.unicodeScalars) == Array(name.unicodeScalars))
+        let mlsd = try #require(ListingParser.parseMLSx(MLSFormat.line(for: facts, facts: [.type, .size])))
+        #expect(Array(mlsd.name.unicodeScalars) == Array(name.unicodeScalars))
+    }
 }
