@@ -156,7 +156,14 @@ public struct ByteRange: Hashable, Sendable {
     public static let featLine = "RANG STREAM"
 
     /// How many bytes the range selects (at least one).
-    public var count: Int64 { self.end - self.start + 1 }
+    ///
+    /// `RANG 0 9223372036854775807` is accepted (both ends fit in Int64) but selects 2^63 bytes, one more than Int64
+    /// holds: the count saturates at `Int64.max` there instead of trapping, which would take the whole server down
+    /// (caught by Fuzz/FuzzArguments' invariants). No file is that large, so the clamped range is exact either way.
+    public var count: Int64 {
+        let (count, overflow) = (self.end - self.start).addingReportingOverflow(1)
+        return overflow ? .max : count
+    }
 
     /// Parses the argument of RANG: two decimal numbers separated by a space.
     ///

@@ -99,6 +99,14 @@ struct ChecksumsTests {
             )
         }
 
+        /// Caught by Fuzz/FuzzArguments: the count of this accepted range, 2^63, overflowed Int64 and trapped.
+        @Test("the count of the largest range saturates instead of trapping")
+        func largestCount() throws {
+            #expect(try ByteRange.parseRANG("0 9223372036854775807")?.count == .max)
+            #expect(try ByteRange.parseRANG("1 9223372036854775807")?.count == .max)
+            #expect(try ByteRange.parseRANG("9223372036854775807 9223372036854775807")?.count == 1)
+        }
+
         @Test("RANG 1 0 resets")
         func reset() throws {
             #expect(try ByteRange.parseRANG("1 0") == nil)
