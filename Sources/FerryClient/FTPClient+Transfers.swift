@@ -80,11 +80,10 @@ extension FTPClient {
             try await self.expect("OPTS HASH \(algorithm.name)", "the server cannot hash with \(algorithm.name)")
             let reply = try await self.expect("HASH \(path)", "HASH \(path) failed")
             // 213 ALGO START-END HEX PATH
-            let words = reply.lines[0].split(separator: " ", maxSplits: 3)
-            guard words.count >= 3 else {
+            guard let hex = HashReply.hexDigest(fromText: reply.lines[0]) else {
                 throw FTPClientError(.protocolViolation, "unreadable HASH reply", reply: reply)
             }
-            return words[2].lowercased()
+            return hex
         }
         let reply = try await self.expect("\(command) \(path)", "\(command) \(path) failed")
         guard let hex = reply.lines.last?.split(separator: " ").last else {

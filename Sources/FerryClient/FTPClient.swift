@@ -313,25 +313,8 @@ public final class FTPClient {
 
     public func pwd() async throws -> String {
         let reply = try await self.expect("PWD", "PWD failed")
-        let text = reply.lines[0]
-        guard let first = text.firstIndex(of: "\"") else { return text }
-        var path = ""
-        var index = text.index(after: first)
-        while index < text.endIndex {
-            let character = text[index]
-            if character == "\"" {
-                let next = text.index(after: index)
-                if next < text.endIndex && text[next] == "\"" {
-                    path.append("\"")
-                    index = text.index(after: next)
-                    continue
-                }
-                break
-            }
-            path.append(character)
-            index = text.index(after: index)
-        }
-        return path
+        // A server that does not quote the path (against RFC 959) is taken at its word.
+        return FTPReply.unquotedPath(reply.lines[0]) ?? reply.lines[0]
     }
 
     public func cd(_ path: String) async throws {

@@ -278,6 +278,18 @@ public enum HashReply {
         FTPReply(.fileStatus, Self.text(algorithm: algorithm, range: range, hexDigest: hexDigest, path: path))
     }
 
+    /// The digest in the text of a 213 reply (the third word, lower-cased), the client's reading of ``text(algorithm:
+    /// start:end:hexDigest:path:)``; nil when the text has fewer than three words.
+    ///
+    /// Words are split on the space *scalar*: a path that starts with a combining mark forms one Character with the
+    /// space before it, which glued it to the digest and failed the verification (the fault Fuzz/FuzzListing found
+    /// in the listing parser; Fuzz/FuzzReplyParser checks this round trip).
+    public static func hexDigest(fromText text: String) -> String? {
+        let words = text.unicodeScalars.split(separator: " ", maxSplits: 3)
+        guard words.count >= 3 else { return nil }
+        return String(Substring(words[2])).lowercased()
+    }
+
     /// `200 <name>`: the answer to `OPTS HASH` (query) and to a successful `OPTS HASH <name>` (§3.2).
     public static func optsReply(selected: HashAlgorithm) -> FTPReply {
         FTPReply(.commandOK, selected.name)

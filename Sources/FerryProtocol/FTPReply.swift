@@ -124,6 +124,30 @@ public struct FTPReply: Hashable, Sendable, CustomStringConvertible {
     public static func quotedPath(_ path: String) -> String {
         "\"" + path.replacingOccurrencesOfQuote() + "\""
     }
+
+    /// The path in a 257 reply's text, the inverse of ``quotedPath(_:)``: from the first double quote to the next
+    /// one that is not doubled, with doubled quotes made single. An unterminated path runs to the end of the text.
+    /// Nil when the text holds no quote at all.
+    ///
+    /// Scalar by scalar, as ``quotedPath(_:)`` writes it: a quote followed by a combining mark is one Character, and
+    /// reading Characters would end the path there (the fault Fuzz/FuzzListing found in the listing parser;
+    /// Fuzz/FuzzReplyParser checks this round trip).
+    public static func unquotedPath(_ text: String) -> String? {
+        let scalars = text.unicodeScalars
+        guard let open = scalars.firstIndex(of: "\"") else { return nil }
+        var path = String.UnicodeScalarView()
+        var index = scalars.index(after: open)
+        while index < scalars.endIndex {
+            let scalar = scalars[index]
+            index = scalars.index(after: index)
+            if scalar == "\"" {
+                guard index < scalars.endIndex, scalars[index] == "\"" else { break }
+                index = scalars.index(after: index)
+            }
+            path.append(scalar)
+        }
+        return String(path)
+    }
 }
 
 extension String {

@@ -167,6 +167,20 @@ struct ChecksumsTests {
             )
         }
 
+        /// Split on Characters (as `FTPClient.remoteDigest` did), the space before a path that starts with U+0301 was
+        /// part of one Character, so the digest word swallowed the path and every such download failed to verify.
+        @Test("the client reads the digest back, whatever the path", arguments: ["f", "my file", "\u{301}x", "", " a"])
+        func hexDigestReadBack(path: String) {
+            let text = HashReply.text(algorithm: .sha256, start: 0, end: 99, hexDigest: "CA9781", path: path)
+            #expect(HashReply.hexDigest(fromText: text) == "ca9781")
+        }
+
+        @Test("an unreadable 213 text has no digest")
+        func hexDigestMissing() {
+            #expect(HashReply.hexDigest(fromText: "SHA-256 0-99") == nil)
+            #expect(HashReply.hexDigest(fromText: "") == nil)
+        }
+
         @Test("a path cannot inject a reply line")
         func injection() {
             let reply = HashReply.reply(algorithm: .md5, range: 0..<1, hexDigest: "ab", path: "x\r\n200 fake")

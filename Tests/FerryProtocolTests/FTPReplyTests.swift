@@ -189,4 +189,20 @@ struct FTPReplyQuotedPathTests {
     @Test func quoteFollowedByCombiningMark() {
         #expect(FTPReply.quotedPath("/a\"\u{301}b").utf8.elementsEqual("\"/a\"\"\u{301}b\"".utf8))
     }
+
+    /// The client's reading is the inverse, scalar by scalar. Read by Characters (as `FTPClient.pwd` did), the
+    /// doubled quote before U+0301 was one `"` and one `"́` Character, and the path ended at `/a`.
+    @Test(arguments: ["/", "/a \"b\"", "\"", "", "/a\"\u{301}b", "/\u{301}\"\u{301}", "/résumé 📄"])
+    func unquotedPathIsTheInverse(path: String) throws {
+        let text = FTPReply.quotedPath(path) + " is the current directory."
+        let read = try #require(FTPReply.unquotedPath(text))
+        #expect(read.unicodeScalars.elementsEqual(path.unicodeScalars))
+    }
+
+    @Test func unquotedPathOfOtherServers() {
+        #expect(FTPReply.unquotedPath("\"/home/a\" is cwd") == "/home/a")
+        #expect(FTPReply.unquotedPath("MKD ok \"/x y\"") == "/x y")
+        #expect(FTPReply.unquotedPath("\"/unterminated") == "/unterminated")
+        #expect(FTPReply.unquotedPath("/no/quotes") == nil)
+    }
 }
