@@ -67,10 +67,15 @@ public enum ListingParser {
         // space before it, and the line would be dropped or its name read wrong (found by Fuzz/FuzzListing).
         var text = Self.strippingLineEnd(line).unicodeScalars
         // MLST's reply line has a leading space; MLSD lines with no facts are " name". Tell them apart by
-        // whether what follows the first space looks like facts.
+        // whether a "; " follows something that looks like facts: every fact ends with ";" (RFC 3659 §7.2), so a
+        // name without "; " is never taken for facts. Found by Fuzz/FuzzListing: looking only at the first word,
+        // " a=b c" (the server selected no fact that applies to this entry) was read as the fact a=b and the name c.
+        // A bare name that itself holds "a=b; " stays ambiguous in the grammar.
         if text.first == " " {
             let rest = text.dropFirst()
-            if let space = rest.firstIndex(of: " "), Self.looksLikeFacts(Substring(rest[..<space])) {
+            if let separator = rest.firstRange(of: "; ".unicodeScalars),
+                Self.looksLikeFacts(Substring(rest[..<separator.lowerBound]))
+            {
                 text = rest
             } else {
                 let name = String(Substring(rest))

@@ -159,6 +159,22 @@ struct ListingParserTests {
         #expect(ListingParser.parseMLSx("type=file;size=3;\r\n")?.name == nil)
     }
 
+    /// Found by Fuzz/FuzzListing: with only facts selected that do not apply to an entry (`OPTS MLST size;` and a
+    /// directory), a server writes " name"; a name whose first word looked like a fact was split at that word.
+    @Test("a line without facts keeps a name that looks like a fact")
+    func bareNameLikeAFact() throws {
+        #expect(ListingParser.parseMLSx(" a=b c")?.name == "a=b c")
+        #expect(ListingParser.parseMLSx(" type=file;size=1 x")?.name == "type=file;size=1 x")
+        let directory = FileFacts(name: "x=1 y", kind: .directory, size: 0, modified: now, mode: 0o755, unique: "1")
+        let line = MLSFormat.line(for: directory, facts: [.size])
+        #expect(line == " x=1 y")
+        let entry = try #require(ListingParser.parseMLSx(line))
+        #expect(entry.name == "x=1 y")
+        #expect(entry.facts.isEmpty)
+        // An MLST line with facts is still read as facts, also with a space inside a value.
+        #expect(ListingParser.parseMLSx(" type=file;UNIX.owner=John Smith;size=3; x y")?.name == "x y")
+    }
+
     @Test(
         "unparseable MLSx lines give nil",
         arguments: ["", "hello world", "nofacts", "type=file;size=3;", "=x; name"]

@@ -78,6 +78,9 @@ func checkLIST(_ facts: FileFacts) {
 func checkMLSx(_ facts: FileFacts, enabled: Set<MLSFact>, role: MLSFormat.Role) {
     guard !enabled.isEmpty else { return }  // " name" alone is ambiguous with a name that looks like facts
     let line = MLSFormat.line(for: facts, facts: enabled, role: role)
+    // No fact applies (e.g. only `size` for a directory): the line is " name", and a name holding "; " after
+    // something like "a=b" cannot be told from facts by RFC 3659's grammar.
+    if line.unicodeScalars.first == " ", facts.name.unicodeScalars.firstRange(of: "; ".unicodeScalars) != nil { return }
     guard let entry = ListingParser.parseMLSx(line) else {
         check(false, "Ferry's MLSD line \(line.debugDescription) is not read")
         return
