@@ -12,7 +12,7 @@
 // - The whole-listing parser gives exactly the entries of its lines.
 // Round trip: an entry written by `ListFormat` (LIST) or `MLSFormat` (MLSD), as Ferry's server writes them, reads back
 // with the same name, kind, size and time (LIST: to the minute, or to the day for old dates), for every name a
-// client can create over FTP (no "/", NUL, CR or LF) and, for LIST symbolic links, without " -> ".
+// client can create over FTP (not "." or ".."; no "/", NUL, CR or LF) and, for LIST symbolic links, without " -> ".
 import FerryProtocol
 import FuzzSupport
 
@@ -120,7 +120,12 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 
     let kinds: [FileFacts.Kind] = [.file, .directory, .symlink, .other]
     let roles: [MLSFormat.Role] = [.entry, .currentDirectory, .parentDirectory]
-    if !name.isEmpty, !name.unicodeScalars.contains(where: { "/\0\r\n".unicodeScalars.contains($0) }) {
+    // Names a client can create over FTP: not empty, ".", ".." (which `isCurrentOrParent` rightly skips whatever
+    // the type says), and without "/", NUL, CR or LF.
+    let creatable =
+        !name.isEmpty && name != "." && name != ".."
+        && !name.unicodeScalars.contains(where: { "/\0\r\n".unicodeScalars.contains($0) })
+    if creatable {
         let facts = FileFacts(
             name: name,
             kind: kinds[Int(flags & 3)],
