@@ -322,7 +322,10 @@ public enum ListingParser {
     /// A date without a year: the latest year in which it falls no more than about six months after `now`.
     private static func guessYear(month: Int, day: Int, hour: Int, minute: Int, now: Int64) -> Int64? {
         let currentYear = CivilTime(epochSeconds: now).year
-        let limit = now + 183 * 86_400
+        // Ferry's own LIST (`ListFormat`) shows the time of day for dates up to 182 days old, truncated to the
+        // minute: 182 days, that minute and this lookahead must stay under a year, or such a date lands a year
+        // ahead. Found by Fuzz/FuzzListing: with a full 183 days, a date 182 days and a few seconds old did.
+        let limit = now + 183 * 86_400 - 60
         for year in [currentYear + 1, currentYear, currentYear - 1, currentYear - 2] {
             guard let time = Self.epoch(year: year, month: month, day: day, hour: hour, minute: minute, second: 0)
             else { continue }  // Feb 29 in a common year

@@ -309,6 +309,20 @@ struct ListingParserTests {
         #expect(modified("Feb 29 12:00", now: epoch(2025, 3, 1)) == epoch(2024, 2, 29, 12, 0))
     }
 
+    /// Found by Fuzz/FuzzListing: Ferry writes a time of day for dates up to 182 days old; one written a few seconds
+    /// inside that window, truncated to its minute, was read back a year in the future.
+    @Test("Ferry's oldest LIST line with a time of day reads back in its own year")
+    func yearGuessAtTheWriterWindow() throws {
+        // 2026-11-26: no February 29 between the written date and a year after it, so that year is 365 days.
+        let today = epoch(2026, 11, 26, 19, 9, 12)
+        let written = today - 182 * day + 1
+        let facts = FileFacts(name: "f", kind: .file, size: 1, modified: written, mode: 0o644, unique: "1")
+        let line = ListFormat.line(for: facts, now: today)
+        #expect(line.hasSuffix("May 28 19:09 f"))
+        let entry = try #require(ListingParser.parseLIST(line, now: today))
+        #expect(entry.modified == written - written % 60)
+    }
+
     @Test(
         "unparseable LIST lines give nil",
         arguments: [
