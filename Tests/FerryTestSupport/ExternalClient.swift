@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// What an external client process did.
 public struct ProcessResult: Sendable {
     public var status: Int32
@@ -9,6 +13,12 @@ public struct ProcessResult: Sendable {
 }
 
 /// Runs a program with a hard time limit; the limit kills it, so a hung client never hangs the suite.
+///
+/// Spawned and reaped here (posix_spawn, waitpid with WNOHANG), not with Foundation's `Process`: on Linux, `Process`
+/// learns that a child ended from a socket the child inherits, and once that socket closes (the wrapper below closes
+/// every inherited descriptor at once) it blocks in `waitpid` for that child. One long client then held up the exit of
+/// every other child in the test run, and tests with many short clients (openssl s_client) ran out of time in a full
+/// run.
 public func runProcess(
     _ executable: String,
     _ arguments: [String],
@@ -16,26 +26,40 @@ public func runProcess(
     environment: [String: String] = [:],
     timeout: Duration = .seconds(120)
 ) async throws -> ProcessResult {
-    let process = Process()
     // The child gets only stdin/stdout/stderr. Servers run in this process: a socket of theirs inherited by a
     // child would stay open after the server closes it, so its peer would wait for an end of data that never
-    // comes (Foundation's Process does not close inherited descriptors).
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments =
+    // comes.
+    let argv =
         [
-            "python3", "-c",
+            "/usr/bin/env", "python3", "-c",
             "import os, sys; os.closerange(3, 1 << 16); os.execvp(sys.argv[1], sys.argv[1:])",
         ] + [executable] + arguments
-    if !environment.isEmpty {
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    }
     let out = Pipe()
     let err = Pipe()
     let input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = input
-    try process.run()
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, input.fileHandleForReading.fileDescriptor, 0)
+    posix_spawn_file_actions_adddup2(&actions, out.fileHandleForWriting.fileDescriptor, 1)
+    posix_spawn_file_actions_adddup2(&actions, err.fileHandleForWriting.fileDescriptor, 2)
+    var variables = ProcessInfo.processInfo.environment
+    variables.merge(environment) { _, new in new }
+    let envp = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    let cargv = argv.map { strdup($0) } + [nil]
+    defer {
+        for pointer in envp { free(pointer) }
+        for pointer in cargv { free(pointer) }
+    }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, "/usr/bin/env", &actions, nil, cargv, envp)
+    // The child has its copies; ours of the child's ends go, so EOF comes when the child is done.
+    try? input.fileHandleForReading.close()
+    try? out.fileHandleForWriting.close()
+    try? err.fileHandleForWriting.close()
+    guard spawned == 0 else {
+        throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL)
+    }
     // Fed from a thread of its own: a large input must not block us while the child waits for us to read its
     // output, and a child that exits early (closing its end) must not crash the suite.
     let writer = input.fileHandleForWriting
@@ -52,17 +76,21 @@ public func runProcess(
     async let errData = readToEnd(err.fileHandleForReading)
     let deadline = ContinuousClock.now + timeout
     var timedOut = false
-    while process.isRunning {
-        if ContinuousClock.now > deadline {
+    var status: Int32 = 0
+    while true {
+        let reaped = waitpid(pid, &status, WNOHANG)
+        if reaped == pid || (reaped < 0 && errno != EINTR) { break }
+        if !timedOut && (ContinuousClock.now > deadline || Task.isCancelled) {
             timedOut = true
-            process.terminate()
-            break
+            kill(pid, SIGKILL)
         }
-        try await Task.sleep(for: .milliseconds(20))
+        try? await Task.sleep(for: .milliseconds(20))
     }
-    process.waitUntilExit()
+    // Like Process.terminationStatus: the exit code, or the signal that ended it.
+    let exited = status & 0x7F == 0
+    let code = exited ? (status >> 8) & 0xFF : status & 0x7F
     return ProcessResult(
-        status: process.terminationStatus,
+        status: code,
         stdout: String(decoding: await outData, as: UTF8.self),
         stderr: String(decoding: await errData, as: UTF8.self),
         timedOut: timedOut
