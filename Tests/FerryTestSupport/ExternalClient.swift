@@ -37,6 +37,12 @@ public func runProcess(
     let out = Pipe()
     let err = Pipe()
     let input = Pipe()
+    // Close-on-exec for all six ends (the child gets its three as 0, 1, 2 by dup2, which clears the flag): another
+    // test that starts a process at this moment (Foundation's Process passes every descriptor on) must not keep our
+    // child's stdin open, or the child never sees its end of input and hangs.
+    for handle in [input, out, err].flatMap({ [$0.fileHandleForReading, $0.fileHandleForWriting] }) {
+        _ = fcntl(handle.fileDescriptor, F_SETFD, FD_CLOEXEC)
+    }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
