@@ -103,12 +103,57 @@ extension FTPClient {
         control: TransferControl? = nil,
         progress: (@Sendable (TransferProgress) -> Void)? = nil
     ) async throws -> TransferResult {
+        try await self.download(
+            remote,
+            directory: nil,
+            part: Self.partPath(for: localPath),
+            final: localPath,
+            resume: resume,
+            control: control,
+            progress: progress
+        )
+    }
+
+    /// Downloads `remote` to the file `name` in `directory`, like `download(_:to:)`, for a name that came from the
+    /// server: `name` must pass ``RemoteName`` (one component, not a part-file name), and the part file and the
+    /// rename stay in that directory without following links (see ``LocalDirectory``).
+    public func download(
+        _ remote: String,
+        into directory: LocalDirectory,
+        as name: String,
+        resume: Bool = false,
+        control: TransferControl? = nil,
+        progress: (@Sendable (TransferProgress) -> Void)? = nil
+    ) async throws -> TransferResult {
+        try LocalDirectory.check(name)
+        return try await self.download(
+            remote,
+            directory: directory,
+            part: RemoteName.partName(for: name),
+            final: name,
+            resume: resume,
+            control: control,
+            progress: progress
+        )
+    }
+
+    /// The download itself: `part` and `final` are relative to `directory` (or paths, without one).
+    private func download(
+        _ remote: String,
+        directory: LocalDirectory?,
+        part: String,
+        final localPath: String,
+        resume: Bool,
+        control: TransferControl?,
+        progress: (@Sendable (TransferProgress) -> Void)?
+    ) async throws -> TransferResult {
         let started = ContinuousClock.now
         let method = self.checksumMethod
         let total = try await self.size(remote)
-        let part = Self.partPath(for: localPath)
         let fileIO = self.configuration.fileIO
-        let file = try await fileIO.runIfActive { try LocalFile.openForDownload(part, resume: resume) }
+        let file = try await fileIO.runIfActive {
+            try LocalFile.openForDownload(part, in: directory, resume: resume)
+        }
         defer { file.close() }
         var offset = file.size
         if let total, offset > total { offset = 0 }
@@ -172,7 +217,7 @@ extension FTPClient {
             )
         } catch {
             // SECURITY/INTEGRITY: a download that fails verification is not kept, not even as a part to resume.
-            _ = try? await fileIO.runIfActive { unlink(part) }
+            _ = try? await fileIO.runIfActive { file.discard() }
             throw error
         }
         try await fileIO.runIfActive { try file.commit(to: localPath) }
@@ -187,7 +232,8 @@ extension FTPClient {
 
     static func partPath(for localPath: String) -> String {
         let url = URL(fileURLWithPath: localPath)
-        return url.deletingLastPathComponent().appendingPathComponent("." + url.lastPathComponent + ".ferry-part").path
+        return url.deletingLastPathComponent().appendingPathComponent(RemoteName.partName(for: url.lastPathComponent))
+            .path
     }
 
     static func seconds(since start: ContinuousClock.Instant) -> Double {
@@ -326,14 +372,23 @@ final class DigestBox: @unchecked Sendable {
 /// A local file used by a transfer (blocking calls; run them on the I/O pool).
 final class LocalFile: @unchecked Sendable {
     let fd: CInt
+    /// Relative to `directory` when there is one.
     let path: String
     let size: Int64
+    /// Kept open while the file is in use: the part file is renamed and removed relative to it.
+    let directory: LocalDirectory?
 
-    private init(fd: CInt, path: String, size: Int64) {
+    private init(fd: CInt, path: String, size: Int64, directory: LocalDirectory? = nil) {
         self.fd = fd
         self.path = path
         self.size = size
+        self.directory = directory
     }
+
+    private var directoryFD: CInt { self.directory?.fd ?? AT_FDCWD }
+
+    /// The path for messages.
+    private var displayPath: String { self.directory.map { $0.path + "/" + self.path } ?? self.path }
 
     static func error(_ what: String, _ path: String) -> FTPClientError {
         FTPClientError(.localIO, "\(what) \(path): \(String(cString: strerror(errno)))")
@@ -350,17 +405,38 @@ final class LocalFile: @unchecked Sendable {
         return LocalFile(fd: fd, path: path, size: Int64(info.st_size))
     }
 
-    /// Opens (creating it if needed) the part file of a download; its size is where a resume continues.
-    static func openForDownload(_ path: String, resume: Bool) throws -> LocalFile {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Self.error("cannot create", path) }
+    /// Opens (creating it if needed) the part file of a download, relative to `directory` when given; its size is
+    /// where a resume continues.
+    ///
+    /// SECURITY: the part file is the client's own name. Without `resume`, whatever is there is unlinked and a new
+    /// file is created exclusively, so a symbolic or hard link planted at that name is removed, never written
+    /// through. With `resume` the existing file is needed: it is opened with `O_NOFOLLOW` and must be a regular
+    /// file.
+    static func openForDownload(_ path: String, in directory: LocalDirectory? = nil, resume: Bool) throws -> LocalFile {
+        let at = directory?.fd ?? AT_FDCWD
+        let display = directory.map { $0.path + "/" + path } ?? path
+        var flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW
+        if !resume {
+            guard unlinkat(at, path, 0) == 0 || errno == ENOENT else { throw Self.error("cannot replace", display) }
+            flags |= O_EXCL
+        }
+        let fd = openat(at, path, flags, 0o644)
+        guard fd >= 0 else {
+            if errno == ELOOP {
+                throw FTPClientError(.localIO, "\(display) is a symbolic link: not followed, nothing written there")
+            }
+            throw Self.error("cannot create", display)
+        }
         var info = stat()
-        fstat(fd, &info)
-        return LocalFile(fd: fd, path: path, size: resume ? Int64(info.st_size) : 0)
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            Glibc.close(fd)
+            throw FTPClientError(.localIO, "\(display) is not a regular file")
+        }
+        return LocalFile(fd: fd, path: path, size: resume ? Int64(info.st_size) : 0, directory: directory)
     }
 
     func truncate() throws {
-        guard ftruncate(self.fd, 0) == 0 else { throw Self.error("cannot truncate", self.path) }
+        guard ftruncate(self.fd, 0) == 0 else { throw Self.error("cannot truncate", self.displayPath) }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
@@ -369,7 +445,7 @@ final class LocalFile: @unchecked Sendable {
             let count = pwrite(self.fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
             if count < 0 {
                 if errno == EINTR { continue }
-                throw Self.error("cannot write", self.path)
+                throw Self.error("cannot write", self.displayPath)
             }
             done += count
         }
@@ -384,14 +460,16 @@ final class LocalFile: @unchecked Sendable {
                 let count = pread(self.fd, pointer.baseAddress! + done, length - done, off_t(offset) + off_t(done))
                 if count < 0 {
                     if errno == EINTR { continue }
-                    throw Self.error("cannot read", self.path)
+                    throw Self.error("cannot read", self.displayPath)
                 }
                 if count == 0 { break }
                 done += count
             }
             return done
         }
-        guard count == length else { throw FTPClientError(.localIO, "\(self.path) changed while it was being sent") }
+        guard count == length else {
+            throw FTPClientError(.localIO, "\(self.displayPath) changed while it was being sent")
+        }
         return buffer
     }
 
@@ -420,11 +498,17 @@ final class LocalFile: @unchecked Sendable {
         return Dictionary(uniqueKeysWithValues: states.map { ($0.algorithm, StreamingDigest.hex($0.finalize())) })
     }
 
-    /// Renames the part file into place (atomically replacing an older file of that name).
+    /// Renames the part file into place (atomically replacing an older file, or a link, of that name), relative to
+    /// the file's directory when it has one.
     func commit(to finalPath: String) throws {
-        guard fsync(self.fd) == 0 || errno == EINVAL else { throw Self.error("cannot sync", self.path) }
-        guard rename(self.path, finalPath) == 0 else { throw Self.error("cannot rename to", finalPath) }
+        guard fsync(self.fd) == 0 || errno == EINVAL else { throw Self.error("cannot sync", self.displayPath) }
+        guard renameat(self.directoryFD, self.path, self.directoryFD, finalPath) == 0 else {
+            throw Self.error("cannot rename to", self.directory.map { $0.path + "/" + finalPath } ?? finalPath)
+        }
     }
+
+    /// Removes the part file (a download that failed verification is not kept).
+    func discard() { unlinkat(self.directoryFD, self.path, 0) }
 
     func close() { Glibc.close(self.fd) }
 }
