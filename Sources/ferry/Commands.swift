@@ -28,6 +28,11 @@ func baseName(_ path: String) -> String {
     return trimmed.split(separator: "/").last.map(String.init) ?? "/"
 }
 
+/// Prints `ferry: TEXT` to standard error, also with `--quiet`: for problems that do not end the command.
+func complain(_ text: String) {
+    FileHandle.standardError.write(Data("ferry: \(text)\n".utf8))
+}
+
 func isLocalDirectory(_ path: String) -> Bool {
     var isDirectory: ObjCBool = false
     return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
@@ -76,9 +81,17 @@ extension Ferry {
             let remote = try RemoteURL(self.url, plain: self.options.plain)
             let name = baseName(remote.serverPath)
             var local = self.output ?? name
+            let namedAfterURL = self.output == nil || isLocalDirectory(local)
             if isLocalDirectory(local) { local += "/" + name }
             let target = local
             try await runReportingFailures {
+                // The local name then comes from the URL (which may have come from anywhere): one safe name only.
+                if namedAfterURL, let problem = RemoteName.problem(with: name) {
+                    throw Failure(
+                        "cannot name a local file \(RemoteName.escaped(name)) (\(problem)); use -o FILE",
+                        code: 64
+                    )
+                }
                 _ = try await withSession(remote, self.options) { client in
                     try await withProgress(name, self.options) { progress in
                         try await client.download(

@@ -11,7 +11,7 @@ struct Ferry: AsyncParsableCommand {
             and ftps://… (implicit FTPS, port 990 by default). Without a subcommand, `ferry URL` opens a shell.
 
             Exit codes: 0 success, 64 usage, 65 connection, 66 TLS, 67 authentication, 68 remote error, \
-            69 verification failure, 70 local I/O error, 130 cancelled.
+            69 verification failure (or names from the server refused by mirror), 70 local I/O error, 130 cancelled.
             """,
         version: "0.1.0",
         subcommands: [

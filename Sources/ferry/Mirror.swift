@@ -57,15 +57,35 @@ extension Ferry {
             }
         }
 
+        /// An entry of a remote listing that cannot become a local name.
+        struct Refused: Sendable {
+            /// The listed directory, on the server.
+            var directory: String
+            var name: String
+            var problem: RemoteNameProblem
+        }
+
         /// Every file below `root` on the server, with sizes and times; creates nothing.
-        static func remoteTree(_ client: FTPClient, root: String) async throws -> (files: [Item], directories: [String])
-        {
+        ///
+        /// SECURITY: the names come from the server. One that is not a single safe component (see `RemoteName`:
+        /// `../../x`, `/abs`, `a/b`, NUL, over-long, a `.NAME.ferry-part` look-alike) is refused, not descended into,
+        /// and reported in `refused`; the paths returned are joined from checked names only. (`.` and `..`, and
+        /// MLSD's `cdir`/`pdir`, never get here: `FTPClient.list` drops them, as every listing has them.)
+        static func remoteTree(
+            _ client: FTPClient,
+            root: String
+        ) async throws -> (files: [Item], directories: [String], refused: [Refused]) {
             var files: [Item] = []
             var directories: [String] = []
+            var refused: [Refused] = []
             var pending = [""]
             while let relative = pending.popLast() {
                 let path = relative.isEmpty ? root : root + "/" + relative
                 for entry in try await client.list(path) {
+                    if let problem = RemoteName.problem(with: entry.name) {
+                        refused.append(Refused(directory: path, name: entry.name, problem: problem))
+                        continue
+                    }
                     let child = relative.isEmpty ? entry.name : relative + "/" + entry.name
                     switch entry.kind {
                     case .directory:
@@ -78,7 +98,18 @@ extension Ferry {
                     }
                 }
             }
-            return (files, directories.sorted())
+            return (files, directories.sorted(), refused)
+        }
+
+        /// The names of a relative path joined from checked names. Split on the scalar `/`, not on `Character`s: a
+        /// name may begin with a combining mark, which would fuse with the `/` before it into one `Character`.
+        static func components(_ relative: String) -> [String] {
+            relative.unicodeScalars.split(separator: "/").map { String(String.UnicodeScalarView($0)) }
+        }
+
+        /// Whether `path` is `directory` or lies beneath it (compared as bytes, like the kernel does).
+        static func isWithin(_ path: String, _ directory: String) -> Bool {
+            path == directory || path.utf8.starts(with: (directory + "/").utf8)
         }
 
         func download(_ remote: RemoteURL, to local: String, password: String?) async throws {
@@ -88,33 +119,68 @@ extension Ferry {
             let tree = try await withSession(remote, self.options, passwordFromStdin: password) {
                 try await Self.remoteTree($0, root: root)
             }
-            try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
-            for directory in tree.directories {
-                try FileManager.default.createDirectory(
-                    atPath: local + "/" + directory,
-                    withIntermediateDirectories: true
+            // Refused names are skipped, each with a line naming it and why; the rest is mirrored, and the exit
+            // code says the copy is incomplete.
+            for refused in tree.refused {
+                complain(
+                    "mirror: refusing the entry \(RemoteName.escaped(refused.name)) listed in \(refused.directory): "
+                        + "\(refused.problem)"
                 )
             }
-            let changed = tree.files.filter { item in
-                guard let attributes = try? FileManager.default.attributesOfItem(atPath: local + "/" + item.relative)
+            // Everything below is written through descriptors opened without following links (LocalDirectory):
+            // nothing lands outside `local`, whatever is planted in it.
+            let target = try LocalDirectory(path: local, create: true)
+            var blocked: [String] = []
+            for directory in tree.directories where !blocked.contains(where: { Self.isWithin(directory, $0) }) {
+                do {
+                    _ = try target.descend(Self.components(directory), create: true)
+                } catch {
+                    complain("mirror: skipping \(directory)/ and everything in it: \(error)")
+                    blocked.append(directory)
+                }
+            }
+            let wanted = tree.files.filter { item in !blocked.contains(where: { Self.isWithin(item.relative, $0) }) }
+            let changed = wanted.filter { item in
+                let names = Self.components(item.relative)
+                guard let directory = try? target.descend(names.dropLast(), create: false),
+                    let status = directory.status(of: names[names.count - 1]), status.kind == .file
                 else {
+                    // Missing, or not a regular file (a link there is replaced by the download, not followed).
                     return true
                 }
-                let size = (attributes[.size] as? NSNumber)?.int64Value ?? -1
-                let modified = Int64((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)
-                return size != item.size || (item.modified ?? 0) > modified
+                return status.size != item.size || (item.modified ?? 0) > status.modified
             }
             try await self.transfer(changed, remote: remote, password: password) { client, item, progress in
-                let path = local + "/" + item.relative
-                let result = try await client.download(root + "/" + item.relative, to: path, progress: progress)
+                let names = Self.components(item.relative)
+                let name = names[names.count - 1]
+                let directory = try target.descend(names.dropLast(), create: false)
+                let result = try await client.download(
+                    root + "/" + item.relative,
+                    into: directory,
+                    as: name,
+                    progress: progress
+                )
                 if let modified = item.modified {
                     // The local copy takes the server's time, so an unchanged file is not fetched again.
-                    var times = [
-                        timespec(tv_sec: Int(modified), tv_nsec: 0), timespec(tv_sec: Int(modified), tv_nsec: 0),
-                    ]
-                    _ = utimensat(AT_FDCWD, path, &times, 0)
+                    try? directory.setModificationTime(of: name, to: modified)
                 }
                 return result
+            }
+            if !tree.refused.isEmpty {
+                // 69, like a failed verification: what the server sent could not be accepted, so the copy does not
+                // match the server's tree. Not 70: the local disk is fine; not 68: the server refused nothing.
+                throw Failure(
+                    "mirror: \(tree.refused.count) listed name(s) refused (see above); the copy is incomplete",
+                    code: 69
+                )
+            }
+            if !blocked.isEmpty {
+                // 70: a local obstacle (a link or a file where a folder belongs) stopped part of the copy.
+                throw Failure(
+                    "mirror: \(blocked.count) folder(s) could not be written safely (see above); the copy is "
+                        + "incomplete",
+                    code: 70
+                )
             }
         }
 

@@ -117,7 +117,15 @@ extension Ferry {
                 let names = try await client.names()
                 for pattern in arguments {
                     for name in names where fnmatch(pattern, name, 0) == 0 {
-                        try await self.get(name, to: baseName(name), client)
+                        // SECURITY: these names come from the server and become local paths: each must be one
+                        // safe name (`*` matches `..`, `a/b` and `../../x` too).
+                        if let problem = RemoteName.problem(with: name) {
+                            FileHandle.standardError.write(
+                                Data("mget: refusing the name \(RemoteName.escaped(name)): \(problem)\n".utf8)
+                            )
+                            continue
+                        }
+                        try await self.get(name, to: name, client)
                     }
                 }
             case "mput":
