@@ -35,13 +35,20 @@ func decode(_ reads: [ArraySlice<UInt8>], limit: Int) -> [FTPControlLine] {
 
 /// RFC 854 as the decoder documents it, written independently as a state machine.
 func modelText(_ line: ArraySlice<UInt8>) -> String {
-    enum State { case data, iac, option }
+    enum State { case data, iac, option, afterInterrupt }
     var state = State.data
     var out: [UInt8] = []
     for byte in line {
         switch state {
-        case .data:
-            if byte == 0xFF { state = .iac } else { out.append(byte) }
+        case .afterInterrupt where byte == 0xF2:
+            state = .data  // IAC IP, then a DM whose IAC went as urgent data: a Telnet byte, dropped
+        case .data, .afterInterrupt:
+            if byte == 0xFF {
+                state = .iac
+            } else {
+                out.append(byte)
+                state = .data
+            }
         case .iac:
             switch byte {
             case 0xFF:
@@ -49,6 +56,8 @@ func modelText(_ line: ArraySlice<UInt8>) -> String {
                 state = .data
             case 0xFB...0xFE:
                 state = .option  // WILL/WONT/DO/DONT: one option byte follows
+            case 0xF4:
+                state = .afterInterrupt  // IAC IP (interrupt process), before ABOR
             case 0xF0...0xFA:
                 state = .data  // a two-byte command
             default:
