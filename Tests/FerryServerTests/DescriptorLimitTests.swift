@@ -18,7 +18,7 @@ struct DescriptorLimitTests {
         #expect(getrlimit(resource, &after) == 0)
         #expect(after.rlim_cur == after.rlim_max)
         #expect(now == Int(clamping: after.rlim_max))
-        #expect(DescriptorLimit.connections(fitting: 1024) == 240)
+        #expect(DescriptorLimit.connections(fitting: 1024) == 960)
         #expect(DescriptorLimit.connections(fitting: 10) == 1)
     }
 }

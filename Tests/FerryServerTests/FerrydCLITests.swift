@@ -27,7 +27,7 @@ struct FerrydCLITests {
     func descriptorLimit() async throws {
         let data = try self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: data) }
-        // The hard limit 300 carries (300 - 64) / 4 = 59 connections. The address is one no interface has, so the
+        // The hard limit 300 carries 300 - 64 = 236 connections. The address is one no interface has, so the
         // bind fails right after the limit is fitted and the server exits (nothing is sent anywhere).
         let result = try await runProcess(
             "sh",
@@ -38,7 +38,7 @@ struct FerrydCLITests {
         )
         #expect(result.status != 0)
         #expect(
-            result.stderr.contains("--max-connections lowered") && result.stderr.contains("allowed=59")
+            result.stderr.contains("--max-connections lowered") && result.stderr.contains("allowed=236")
                 && result.stderr.contains("open-file limit=300"),
             "\(result.stderr)"
         )

@@ -6,10 +6,12 @@
 ///
 /// Each session holds one descriptor for its control connection, and while it transfers up to three more (its
 /// passive listener, the data connection, the file). The default soft limit is often 1024, far below what
-/// `maximumConnections` promises; the hard limit is what an operator allowed.
+/// `maximumConnections` promises; the hard limit is what an operator allowed. The fit counts one descriptor a
+/// session, so that the connections promised can all be held (most sessions are idle at any time); a transfer that
+/// finds no descriptor left fails with its own error (425 or 451), and the session goes on.
 public enum DescriptorLimit {
-    /// Descriptors a session may hold at once.
-    public static let perSession = 4
+    /// Descriptors counted per connection when fitting `maximumConnections`.
+    public static let perSession = 1
     /// Kept for the server itself (listeners, the store, logs, thread pools).
     public static let reserved = 64
 
