@@ -69,8 +69,10 @@ public struct ServerConfiguration: Sendable {
     /// Most long disk operations (checksums: HASH, XSHA256, …; the copies of REST n + STOR) running or waiting at
     /// once, and of one user; more get 450 and may retry. They run on `bulkThreads` threads of their own, so metadata
     /// operations never wait behind them.
-    public var maximumConcurrentChecksums = 8
-    public var maximumBulkOperationsPerUser = 2
+    /// (A client verifying parallel transfers, `ferry mirror -j 32` or lftp, asks one HASH per session at once: the
+    /// per-user limit must not be below that, or verification fails with 450.)
+    public var maximumConcurrentChecksums = 64
+    public var maximumBulkOperationsPerUser = 32
     public var bulkThreads = 2
     /// fsync every upload before it becomes visible, and its directory after (see `PendingUpload.commit`); off only
     /// for scratch servers: a power loss may then leave acknowledged uploads empty.
