@@ -25,8 +25,8 @@ struct CrashConsistencyTests {
     @Test("acknowledged STOR, REST+STOR, APPE, RNTO, DELE, MKD survive SIGKILL; no temporary left or counted")
     func killDuringLoad() async throws {
         // A kill finds a commit in progress only now and then, so several rounds with several workers each.
-        let rounds = 5
-        let harness = try await CrashHarness(quota: "24MiB", files: 500, workers: 5)
+        let rounds = 4
+        let harness = try await CrashHarness(quota: "24MiB", files: 500, workers: 4)
         defer { harness.remove() }
         var server = try await harness.start()
         defer { server.kill() }
