@@ -112,9 +112,21 @@ final class Session {
         await self.reply(.serviceReady, "Ferry FTP server ready.")
         do {
             while let line = try await self.lines.value.next() {
-                self.handle.activity.withLockedValue {
+                // Read under the lock the loop takes anyway: no extra lock per command on the hot path.
+                let revoked = self.handle.activity.withLockedValue {
                     $0.lastCommand = .now()
                     $0.commandInProgress = true
+                    return $0.revoked
+                }
+                // SECURITY: the administrator changed the password of, or removed, this account since the login.
+                if revoked {
+                    self.logger.notice("session ended: the account was changed by the administrator")
+                    await self.reply(
+                        .serviceNotAvailable,
+                        "Your account was changed by the administrator; log in again."
+                    )
+                    self.quitRequested = true
+                    break
                 }
                 await self.receiveInChildTask(line)
                 self.handle.activity.withLockedValue {
@@ -174,13 +186,6 @@ final class Session {
             command = try FTPCommand.parse(line)
         } catch {
             await self.reply(error.reply)
-            return
-        }
-        // SECURITY: the administrator changed the password of, or removed, this account since the login.
-        if self.handle.activity.withLockedValue({ $0.revoked }) {
-            self.logger.notice("session ended: the account was changed by the administrator")
-            await self.reply(.serviceNotAvailable, "Your account was changed by the administrator; log in again.")
-            self.quitRequested = true
             return
         }
         // While a transfer runs, only ABOR/STAT/NOOP/QUIT are answered at once; the rest wait for its end.
